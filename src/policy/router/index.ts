@@ -1,0 +1,16 @@
+import { ConfigError } from '../../model/profile.js';
+import { leastKv } from './least-kv.js';
+import { leastOutstanding } from './least-outstanding.js';
+import { powerOfTwo } from './power-of-two.js';
+import { random } from './random.js';
+import { roundRobin } from './round-robin.js';
+import type { Router } from './types.js';
+
+export const ROUTERS: readonly Router<any>[] = [roundRobin, random, leastOutstanding, powerOfTwo, leastKv];
+export const ROUTER_NAMES = ROUTERS.map((r) => r.name);
+
+export function router(name: string): Router<any> {
+  const found = ROUTERS.find((r) => r.name === name);
+  if (!found) throw new ConfigError(`unknown router "${name}"; valid: ${ROUTER_NAMES.join(', ')}`);
+  return found;
+}

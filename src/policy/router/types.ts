@@ -1,0 +1,42 @@
+import type { z } from 'zod';
+import type { RequestShape } from '../engine/types.js';
+
+/** What a router sees of the cluster at a request's arrival instant (after same-instant iteration ends). */
+export interface ClusterView {
+  replicas: number;
+  /** Requests routed to the replica and not finished: waiting plus running. */
+  outstanding: ArrayLike<number>;
+  /** KV blocks in use, including those allocated for iterations in progress. */
+  usedBlocks: ArrayLike<number>;
+  /** Requests routed so far (rejected ones are not routed). */
+  routed: number;
+}
+
+export interface Router<P = Record<string, never>> {
+  name: string;
+  summary: string;
+  params: z.ZodType<P>;
+  route(view: ClusterView, request: RequestShape, seed: number, params: P): number;
+}
+
+/**
+ * Index of the smallest (primary(r), secondary(r)) in lexicographic order; full ties go to the first
+ * replica met scanning from startAt mod R, so an idle cluster spreads requests instead of piling
+ * them on replica 0.
+ */
+export function argminRotating(
+  replicas: number,
+  startAt: number,
+  primary: (replica: number) => number,
+  secondary: (replica: number) => number = () => 0,
+): number {
+  const start = startAt % replicas;
+  let best = start;
+  for (let i = 1; i < replicas; i++) {
+    const r = (start + i) % replicas;
+    const p = primary(r);
+    const bestP = primary(best);
+    if (p < bestP || (p === bestP && secondary(r) < secondary(best))) best = r;
+  }
+  return best;
+}
