@@ -33,6 +33,15 @@ export function emptyRaw(): RawMetrics {
   return { ...counters, hist };
 }
 
+/** Rebuilds a record that crossed a thread boundary (structured clone drops the Histogram class). */
+export function reviveRaw(plain: unknown): RawMetrics {
+  const src = plain as RawMetrics;
+  const raw = emptyRaw();
+  for (const c of COUNTERS) raw[c] = src[c];
+  for (const h of HISTOGRAMS) Object.assign(raw.hist[h], src.hist[h]);
+  return raw;
+}
+
 /** The first field where two records differ, or null when they are identical. */
 export function firstDifference(a: RawMetrics, b: RawMetrics): string | null {
   for (const c of COUNTERS) if (a[c] !== b[c]) return `${c}: ${a[c]} vs ${b[c]}`;
