@@ -1,0 +1,294 @@
+// schedlab command line. Exit codes: 0 success, 1 failure (or compare found differences), 2 bad input or config.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeFileSync, renameSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, ConfigError, type ProfileOverrides } from './model/profile.js';
+import { summarizeRaw, type MetricsSummary } from './metrics/record.js';
+import { SCHEDULER_NAMES } from './policy/engine/index.js';
+import { ROUTER_NAMES } from './policy/router/index.js';
+import { formatSummaryTable, formatComparison } from './report/table.js';
+import { simulate, type PerRequestRows } from './sim/cpu/simulator.js';
+import { runJobs } from './sim/engine.js';
+import type { EngineChoice, Job } from './sim/job.js';
+import { resolveLane, type LaneSpec } from './sim/lane.js';
+import { startProgress } from './report/progress.js';
+import { loadTrace, TRACE_FORMATS } from './trace/readers.js';
+import { scaleTrace, windowTrace, type Trace } from './trace/trace.js';
+
+export const BUNDLED_TRACE = new URL('../traces/azure-conv-2023.csv', import.meta.url).pathname;
+
+const int = (flag: string, min = 0) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got "${value}"`);
+  return n;
+};
+const positive = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a positive number, got "${value}"`);
+  return n;
+};
+const nonNegative = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number >= 0, got "${value}"`);
+  return n;
+};
+const jsonObject = (flag: string) => (value: string) => {
+  try {
+    const v = JSON.parse(value);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch {
+    throw new InvalidArgumentError(`${flag} must be a JSON object such as '{"watermarkPermille": 20}', got "${value}"`);
+  }
+};
+
+interface TraceOptions {
+  trace: string;
+  format: string;
+  start: number;
+  duration?: number;
+  rateScale: number;
+  skipBadRows?: boolean;
+}
+
+interface ClusterOptions {
+  replicas: number;
+  router: string;
+  routerParams?: Record<string, unknown>;
+  scheduler: string;
+  schedulerParams?: Record<string, unknown>;
+  profile: string;
+  kvBlocks?: number;
+  blockSize?: number;
+  maxNumSeqs?: number;
+  maxBatchedTokens?: number;
+  maxModelLen?: number;
+  seed: number;
+  sloTtftMs: number;
+  sloTpotMs: number;
+}
+
+function addTraceOptions(cmd: Command, defaultTrace?: string): Command {
+  return cmd
+    .option('--trace <file>', 'trace file (CSV or JSONL)', defaultTrace)
+    .addOption(new Option('--format <format>', 'trace format').choices(['auto', ...TRACE_FORMATS]).default('auto'))
+    .option('--start <seconds>', 'window start in original trace time', nonNegative('--start'), 0)
+    .option('--duration <seconds>', 'window length in original trace time (default: to the end)', positive('--duration'))
+    .option('--rate-scale <x>', 'multiply the arrival rate (2 = twice the load)', positive('--rate-scale'), 1)
+    .option('--skip-bad-rows', 'skip malformed rows and count them instead of failing');
+}
+
+function addClusterOptions(cmd: Command): Command {
+  return cmd
+    .option('--replicas <n>', 'model replicas behind the router', int('--replicas', 1), 1)
+    .option('--router <name>', `router: ${ROUTER_NAMES.join(', ')}`, 'round-robin')
+    .option('--router-params <json>', 'router parameters as a JSON object', jsonObject('--router-params'))
+    .option('--scheduler <name>', `engine scheduler: ${SCHEDULER_NAMES.join(', ')}`, 'vllm-fcfs')
+    .option('--scheduler-params <json>', 'scheduler parameters as a JSON object', jsonObject('--scheduler-params'))
+    .option('--profile <name>', `serving profile: ${PROFILE_NAMES.join(', ')} or a .json file`, DEFAULT_PROFILE)
+    .option('--kv-blocks <n>', 'override: KV-cache blocks per replica', int('--kv-blocks', 1))
+    .option('--block-size <n>', 'override: tokens per KV block', int('--block-size', 1))
+    .option('--max-num-seqs <n>', 'override: max running requests per replica', int('--max-num-seqs', 1))
+    .option('--max-batched-tokens <n>', 'override: token budget per iteration', int('--max-batched-tokens', 1))
+    .option('--max-model-len <n>', 'override: longest prompt + output accepted', int('--max-model-len', 1))
+    .option('--seed <k>', 'random seed (u32)', int('--seed'), 0)
+    .option('--slo-ttft-ms <ms>', 'TTFT target for SLO attainment', positive('--slo-ttft-ms'), 2000)
+    .option('--slo-tpot-ms <ms>', 'TPOT target for SLO attainment', positive('--slo-tpot-ms'), 100);
+}
+
+function prepareTrace(o: TraceOptions): { trace: Trace; config: Record<string, unknown> } {
+  const path = resolve(o.trace);
+  const loaded = loadTrace(path, { format: o.format as never, skipBadRows: o.skipBadRows });
+  const trace = scaleTrace(windowTrace(loaded, o.start, o.duration ?? Infinity), o.rateScale);
+  if (trace.arrivalUs.length === 0) throw new ConfigError(`trace ${o.trace}: the window [${o.start} s, +${o.duration ?? '∞'} s) holds no request`);
+  return {
+    trace,
+    config: {
+      path: o.trace,
+      format: o.format,
+      start_s: o.start,
+      duration_s: o.duration ?? null,
+      rate_scale: o.rateScale,
+      skip_bad_rows: Boolean(o.skipBadRows),
+      requests: trace.arrivalUs.length,
+      skipped_rows: loaded.skippedRows,
+    },
+  };
+}
+
+function laneSpec(o: ClusterOptions): LaneSpec {
+  const overrides: ProfileOverrides = {
+    kvBlocks: o.kvBlocks,
+    blockSize: o.blockSize,
+    maxNumSeqs: o.maxNumSeqs,
+    maxBatchedTokens: o.maxBatchedTokens,
+    maxModelLen: o.maxModelLen,
+  };
+  return {
+    replicas: o.replicas,
+    router: { name: o.router, params: o.routerParams },
+    scheduler: { name: o.scheduler, params: o.schedulerParams },
+    profile: resolveProfile(o.profile, overrides),
+    seed: o.seed,
+    slo: { ttftMs: o.sloTtftMs, tpotMs: o.sloTpotMs },
+  };
+}
+
+/** Writes a file completely or not at all. */
+export function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+function perRequestCsv(rows: PerRequestRows): string {
+  const statusName = ['pending', 'waiting', 'running', 'done', 'rejected_max_model_len', 'rejected_kv_capacity'];
+  const us = (v: number) => (v < 0 ? '' : String(v));
+  const lines = ['request,arrival_us,replica,prompt_tokens,output_tokens,status,first_token_us,finish_us,preemptions'];
+  for (let i = 0; i < rows.arrivalUs.length; i++) {
+    lines.push(
+      [i, rows.arrivalUs[i], rows.replica[i] < 0 ? '' : rows.replica[i], rows.promptTokens[i], rows.outputTokens[i], statusName[rows.status[i]], us(rows.firstTokenUs[i]), us(rows.finishUs[i]), rows.preemptions[i]].join(','),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+function publicConfig(spec: LaneSpec, trace: Record<string, unknown>) {
+  const lane = resolveLane(spec);
+  return {
+    trace,
+    replicas: lane.replicas,
+    router: { name: lane.router.name, params: lane.routerParams },
+    scheduler: { name: lane.scheduler.name, params: lane.schedulerParams },
+    profile: lane.profile,
+    seed: lane.seed,
+    slo: lane.slo,
+  };
+}
+
+async function runCommand(o: TraceOptions & ClusterOptions & { json?: boolean; perRequest?: string; engine: EngineChoice }) {
+  const { trace, config: traceConfig } = prepareTrace(o);
+  const spec = laneSpec(o);
+  const lane = resolveLane(spec);
+  const config = publicConfig(spec, traceConfig);
+  let summary: MetricsSummary;
+  let engine: Record<string, unknown>;
+  if (o.engine === 'cpu' || o.perRequest) {
+    if (o.perRequest && o.engine === 'gpu') throw new ConfigError('--per-request rows exist only on the CPU engine; drop --engine gpu');
+    const progress = startProgress('simulating', 'requests');
+    const started = performance.now();
+    const result = simulate(trace, lane, { perRequest: Boolean(o.perRequest), onProgress: progress.update });
+    progress.stop();
+    summary = summarizeRaw(result.raw, lane.profile.kvBlocks, lane.slo);
+    engine = { engine: 'cpu', description: 'cpu: reference simulator, 1 thread', wall_s: (performance.now() - started) / 1000 };
+    if (o.perRequest && result.perRequest) writeAtomic(o.perRequest, perRequestCsv(result.perRequest));
+  } else {
+    const started = performance.now();
+    const { results, backend } = await runJobs([{ trace, spec }], { engine: o.engine, threads: 1 });
+    summary = summarizeRaw(results[0].raw, lane.profile.kvBlocks, lane.slo);
+    engine = { engine: results[0].engine, description: backend.description, note: backend.note, fallback: results[0].fallback, wall_s: (performance.now() - started) / 1000 };
+  }
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ ...summary, config, engine }, null, 2) + '\n');
+  } else {
+    process.stdout.write(formatSummaryTable(summary, config, engine) + '\n');
+  }
+}
+
+/** The pairs the demo compares: today's practice against the alternatives schedlab ships. */
+const DEMO_PAIRS: [string, string][] = ROUTER_NAMES.flatMap((r) => SCHEDULER_NAMES.map((s) => [r, s] as [string, string]));
+
+async function demoCommand(o: { engine: EngineChoice; json?: boolean; replicas: number; rateScale: number; duration?: number; kvBlocks?: number }) {
+  const traceOptions: TraceOptions = { trace: BUNDLED_TRACE, format: 'azure', start: 0, duration: o.duration, rateScale: o.rateScale };
+  const { trace, config } = prepareTrace(traceOptions);
+  const jobs: Job[] = DEMO_PAIRS.map(([router, scheduler]) => ({
+    trace,
+    spec: {
+      replicas: o.replicas,
+      router: { name: router },
+      scheduler: { name: scheduler },
+      profile: resolveProfile(DEFAULT_PROFILE, { kvBlocks: o.kvBlocks, maxBatchedTokens: scheduler === 'chunked-prefill' ? 2048 : undefined }),
+      seed: 0,
+    },
+  }));
+  process.stderr.write(
+    `schedlab demo: ${trace.arrivalUs.length} requests of the Azure LLM conversation trace (2023, CC-BY 4.0) at ${o.rateScale}x rate on ` +
+      `${o.replicas} replicas of ${DEFAULT_PROFILE}${o.kvBlocks ? ` with ${o.kvBlocks} KV blocks` : ''}; ${jobs.length} router x scheduler pairs\n`,
+  );
+  const progress = startProgress('configurations', 'configs');
+  const started = performance.now();
+  const { results, backend } = await runJobs(jobs, { engine: o.engine, onProgress: progress.update });
+  progress.stop();
+  const wall = (performance.now() - started) / 1000;
+  const rows = jobs.map((job, i) => {
+    const lane = resolveLane(job.spec);
+    return { router: job.spec.router.name, scheduler: job.spec.scheduler.name, engine: results[i].engine, summary: summarizeRaw(results[i].raw, lane.profile.kvBlocks, lane.slo) };
+  });
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ trace: config, backend, wall_s: wall, rows }, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(formatComparison(rows) + '\n');
+  process.stdout.write(`engine: ${backend.description}${backend.note ? ` (${backend.note})` : ''}; ${wall.toFixed(1)} s wall\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('schedlab')
+    .description('Replay LLM request traces against routers x engine schedulers; CPU reference or thousands of lanes on WebGPU')
+    .showHelpAfterError();
+
+  const run = program.command('run').description('simulate one cluster configuration over a trace and print its serving metrics');
+  addTraceOptions(run, BUNDLED_TRACE);
+  addClusterOptions(run);
+  run
+    .addOption(new Option('--engine <engine>', 'cpu reference, gpu engine, or auto (gpu if an adapter exists)').choices(['cpu', 'gpu', 'auto']).default('cpu'))
+    .option('--json', 'print one JSON object (fields in docs/cli.md)')
+    .option('--per-request <file>', 'write one CSV row per request (CPU engine)')
+    .action((o) => runCommand(o));
+
+  program
+    .command('demo')
+    .description('compare every router x scheduler pair on the bundled Azure conversation trace')
+    .addOption(new Option('--engine <engine>', 'engine').choices(['cpu', 'gpu', 'auto']).default('auto'))
+    .option('--replicas <n>', 'replicas', int('--replicas', 1), 4)
+    .option('--rate-scale <x>', 'load multiplier', positive('--rate-scale'), 8)
+    .option('--duration <seconds>', 'only the first seconds of the trace', positive('--duration'))
+    .option('--kv-blocks <n>', 'KV blocks per replica (default: the profile\'s)', int('--kv-blocks', 1))
+    .option('--json', 'print JSON')
+    .action((o) => demoCommand(o));
+
+  registerExtraCommands(program);
+  return program;
+}
+
+/** Commands implemented in other modules (GPU comparison, sweeps) register here. */
+function registerExtraCommands(program: Command): void {
+  void program;
+}
+
+export async function main(argv = process.argv): Promise<number> {
+  try {
+    await buildProgram().exitOverride().parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code?.startsWith('commander.')) {
+      // commander already printed the message
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (err.name === 'ConfigError' || err.name === 'TraceError') {
+      process.stderr.write(`schedlab: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`schedlab: ${err.stack ?? err.message}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && /cli\.ts$|schedlab(\.js)?$/.test(process.argv[1])) {
+  // Explicit exit: dawn.node can keep the event loop alive after the device is released.
+  main().then((code) => process.exit(code));
+}

@@ -1,0 +1,30 @@
+import { resolveProfile, type ProfileOverrides } from '../src/model/profile.js';
+import type { LaneSpec } from '../src/sim/lane.js';
+import type { Trace } from '../src/trace/trace.js';
+
+/** A trace from [arrivalUs, prompt, output] rows. */
+export function makeTrace(rows: [number, number, number][]): Trace {
+  return {
+    name: 'hand-made',
+    source: 'test',
+    arrivalUs: Float64Array.from(rows.map((r) => r[0])),
+    promptTokens: Uint32Array.from(rows.map((r) => r[1])),
+    outputTokens: Uint32Array.from(rows.map((r) => r[2])),
+    skippedRows: 0,
+  };
+}
+
+export function tinySpec(
+  scheduler: string,
+  overrides: ProfileOverrides = {},
+  extra: Partial<LaneSpec> & { schedulerParams?: Record<string, unknown> } = {},
+): LaneSpec {
+  return {
+    replicas: 1,
+    router: { name: 'round-robin' },
+    scheduler: { name: scheduler, params: extra.schedulerParams ?? { watermarkPermille: 0 } },
+    profile: resolveProfile('tiny-test', overrides),
+    seed: 0,
+    ...extra,
+  };
+}
