@@ -253,9 +253,9 @@ export function buildProgram(): Command {
     .description('compare every router x scheduler pair on the bundled Azure conversation trace')
     .addOption(new Option('--engine <engine>', 'engine').choices(['cpu', 'gpu', 'auto']).default('auto'))
     .option('--replicas <n>', 'replicas', int('--replicas', 1), 4)
-    .option('--rate-scale <x>', 'load multiplier', positive('--rate-scale'), 8)
+    .option('--rate-scale <x>', 'load multiplier', positive('--rate-scale'), 10)
     .option('--duration <seconds>', 'only the first seconds of the trace', positive('--duration'))
-    .option('--kv-blocks <n>', 'KV blocks per replica (default: the profile\'s)', int('--kv-blocks', 1))
+    .option('--kv-blocks <n>', 'KV blocks per replica (a third of the profile\'s, to show memory pressure)', int('--kv-blocks', 1), 10000)
     .option('--json', 'print JSON')
     .action((o) => demoCommand(o));
 

@@ -1,0 +1,78 @@
+// Field parsers shared by the readers. Times become integer microseconds without going through a
+// float, so a 7-digit Azure fraction or a seconds column is read exactly (truncated to 1 µs).
+import { FieldError } from './errors.js';
+
+export type TimeUnit = 's' | 'ms' | 'us';
+const UNIT_DIGITS: Record<TimeUnit, number> = { s: 6, ms: 3, us: 0 };
+const U32_MAX = 0xffffffff;
+
+const show = (raw: unknown) => JSON.stringify(typeof raw === 'string' ? raw : String(raw));
+
+/** A token count: a non-negative integer that fits in u32, then >= 1 (`what` says which count). */
+export function parseTokens(field: string, raw: unknown, what: 'prompt' | 'output', zeroNote = ''): number {
+  let n: number;
+  if (typeof raw === 'number') n = raw;
+  else if (typeof raw === 'string' && /^\d+$/.test(raw)) n = Number(raw);
+  else n = NaN;
+  if (!Number.isInteger(n) || n < 0) throw new FieldError(field, `${show(raw)} is not a non-negative integer`);
+  if (n > U32_MAX) throw new FieldError(field, `${show(raw)} is too large (more than ${U32_MAX})`);
+  if (n === 0) throw new FieldError(field, `zero ${what} tokens ("0"); every request needs at least 1${zeroNote}`);
+  return n;
+}
+
+/** A non-negative decimal number of `unit` (plain or with exponent) as integer µs, truncated. */
+export function parseDecimalUs(field: string, raw: unknown, unit: TimeUnit): number {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : undefined;
+  const m = text === undefined ? null : /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new FieldError(field, `${show(raw)} is not a number`);
+  const digits = (m[2] + (m[3] ?? '')).replace(/^0+/, '');
+  const lead = m[2].length - (m[2] + (m[3] ?? '')).length + digits.length; // digits before the point once leading zeros go
+  if (digits === '') return 0;
+  if (m[1] === '-') throw new FieldError(field, `${show(raw)} is negative`);
+  const point = lead + Number(m[4] ?? 0) + UNIT_DIGITS[unit];
+  if (point <= 0) return 0;
+  if (point > 16) throw new FieldError(field, `${show(raw)} is too large`);
+  const us = Number(digits.slice(0, point).padEnd(point, '0'));
+  if (!Number.isSafeInteger(us)) throw new FieldError(field, `${show(raw)} is too large`);
+  return us;
+}
+
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+export function looksLikeDatetime(raw: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}[T ]/.test(raw);
+}
+
+/** `YYYY-MM-DD HH:MM:SS[.f...][Z|±HH:MM]` (no zone = UTC) as integer µs since the epoch. */
+export function parseDatetimeUs(field: string, raw: unknown): number {
+  const m = typeof raw === 'string' ? DATETIME.exec(raw) : null;
+  const bad = () => new FieldError(field, `${show(raw)} is not a timestamp like "2023-11-16 18:15:46.6805900" or "2024-05-10 00:00:00.123+00:00"`);
+  if (!m) throw bad();
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const sec = Number(m[6]);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (mo < 1 || mo > 12 || d < 1 || d > DAYS_IN_MONTH[mo - 1] + (mo === 2 && leap ? 1 : 0) || h > 23 || mi > 59 || sec > 59) throw bad();
+  const frac = Number((m[7] ?? '').slice(0, 6).padEnd(6, '0'));
+  let offsetMin = 0;
+  if (m[8] && m[8] !== 'Z') {
+    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(m[8])!;
+    const oh = Number(z[2]);
+    const om = Number(z[3] ?? 0);
+    if (oh > 23 || om > 59) throw bad();
+    offsetMin = (z[1] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  // Date.UTC maps years 0-99 to 1900-1999; no trace predates year 100.
+  return Date.UTC(y, mo - 1, d, h, mi, sec) * 1000 + frac - offsetMin * 60_000_000;
+}
+
+/** Arrival time: a datetime string, or a decimal number of `unit`. */
+export function parseArrivalUs(field: string, raw: unknown, unit: TimeUnit): number {
+  if (typeof raw === 'string' && looksLikeDatetime(raw)) return parseDatetimeUs(field, raw);
+  return parseDecimalUs(field, raw, unit);
+}

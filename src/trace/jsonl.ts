@@ -1,0 +1,94 @@
+// JSON-lines traces (Mooncake, generic): one object a line; keys resolved on the first object.
+import { TraceBuilder } from './builder.js';
+import { FieldError } from './errors.js';
+import { parseArrivalUs, parseTokens, type TimeUnit } from './fields.js';
+import type { Trace } from './trace.js';
+
+export interface JsonlLayout {
+  arrival: { names: string[]; unitFor: (key: string) => TimeUnit };
+  prompt: string[];
+  output: string[];
+  /** Key of the prefix-block hash list (Mooncake `hash_ids`); a row without it has no prefix blocks. */
+  hashes?: string;
+  hint?: (keys: string[]) => string | undefined;
+}
+
+function findKey(obj: Record<string, unknown>, names: string[]): string | undefined {
+  for (const n of names) if (Object.hasOwn(obj, n)) return n;
+  const keys = Object.keys(obj);
+  for (const n of names) {
+    const k = keys.find((key) => key.toLowerCase() === n.toLowerCase());
+    if (k !== undefined) return k;
+  }
+  return undefined;
+}
+
+/** Non-empty lines with their 1-based line numbers. */
+export function jsonLines(text: string): { line: number; text: string }[] {
+  const out: { line: number; text: string }[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const t = lines[i].trim();
+    if (t !== '') out.push({ line: i + 1, text: t });
+  }
+  return out;
+}
+
+function parseHashes(field: string, raw: unknown): number[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new FieldError(field, `${JSON.stringify(raw)} is not a list of integers`);
+  for (let i = 0; i < raw.length; i++) {
+    const h = raw[i];
+    if (typeof h !== 'number' || !Number.isInteger(h) || h < 0 || h > 0xffffffff) {
+      throw new FieldError(field, `element ${i} (${JSON.stringify(h)}) is not an integer in [0, 2^32)`);
+    }
+  }
+  return raw as number[];
+}
+
+export function readJsonlTrace(path: string, text: string, layout: JsonlLayout, skipBadRows: boolean): Trace {
+  const b: TraceBuilder = new TraceBuilder(path, skipBadRows, layout.hashes !== undefined);
+  let keys: { arrival: string; prompt: string; output: string; unit: TimeUnit } | undefined;
+  const lines = jsonLines(text);
+  if (lines.length === 0) b.fail(null, 'empty file (no data rows)');
+  for (const { line, text: src } of lines) {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(src);
+    } catch (e) {
+      b.reject(line, `not valid JSON (${(e as Error).message})`);
+      continue;
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      b.reject(line, 'not a JSON object');
+      continue;
+    }
+    const row = obj as Record<string, unknown>;
+    if (!keys) {
+      const need = (names: string[]) => {
+        const k = findKey(row, names);
+        if (k === undefined) {
+          const hint = layout.hint?.(Object.keys(row));
+          return b.fail(line, `missing field ${names.map((n) => JSON.stringify(n)).join(' or ')} (the object has: ${Object.keys(row).join(', ')})${hint ? `; ${hint}` : ''}`);
+        }
+        return k;
+      };
+      const arrival = need(layout.arrival.names);
+      keys = { arrival, prompt: need(layout.prompt), output: need(layout.output), unit: layout.arrival.unitFor(arrival) };
+    }
+    const k = keys;
+    b.row(line, () => {
+      const get = (key: string) => {
+        if (!Object.hasOwn(row, key)) throw new FieldError(key, 'missing');
+        return row[key];
+      };
+      const rawArrival = get(k.arrival);
+      const us = parseArrivalUs(k.arrival, rawArrival, k.unit);
+      const prompt = parseTokens(k.prompt, get(k.prompt), 'prompt');
+      const output = parseTokens(k.output, get(k.output), 'output');
+      const hashes = layout.hashes === undefined ? undefined : parseHashes(layout.hashes, row[layout.hashes]);
+      b.add(line, { field: k.arrival, raw: rawArrival, us }, prompt, output, hashes);
+    });
+  }
+  return b.finish();
+}

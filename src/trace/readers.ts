@@ -1,0 +1,173 @@
+// Trace file readers: Azure LLM inference (2023/2024), BurstGPT, Mooncake, generic CSV/JSONL.
+// Formats and the bad-row policy are described in docs/traces.md.
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { readCsvHeader, readCsvTrace, type CsvLayout } from './csv.js';
+import { TraceError } from './errors.js';
+import { parseArrivalUs, parseDatetimeUs, parseDecimalUs, type TimeUnit } from './fields.js';
+import { jsonLines, readJsonlTrace, type JsonlLayout } from './jsonl.js';
+import type { Trace } from './trace.js';
+
+export { TraceError } from './errors.js';
+
+export const TRACE_FORMATS = ['azure', 'burstgpt', 'mooncake', 'csv', 'jsonl'] as const;
+export type TraceFormat = (typeof TRACE_FORMATS)[number];
+
+export interface TraceColumns {
+  arrival?: string;
+  prompt?: string;
+  output?: string;
+  /** Unit of a numeric arrival column; default: from an `_s`/`_ms`/`_us` suffix of its name, else seconds. */
+  arrivalUnit?: TimeUnit;
+}
+
+export interface LoadOptions {
+  format?: 'auto' | TraceFormat;
+  /** Skip malformed or out-of-order rows and count them in `skippedRows` instead of throwing. */
+  skipBadRows?: boolean;
+  /** Column (or JSON key) names for the generic `csv` and `jsonl` formats. */
+  columns?: TraceColumns;
+}
+
+export const DEFAULT_COLUMNS = {
+  arrival: ['arrival_s', 'arrival_ms', 'arrival_us', 'timestamp'],
+  prompt: ['prompt_tokens'],
+  output: ['output_tokens'],
+} as const;
+
+const LENGTH_COLUMNS = {
+  prompt: ['num_prefill_tokens', 'prompt_tokens', 'input_length', 'ContextTokens', 'Request tokens'],
+  output: ['num_decode_tokens', 'output_tokens', 'output_length', 'GeneratedTokens', 'Response tokens'],
+};
+
+const AZURE: CsvLayout = {
+  arrival: { names: ['TIMESTAMP'], parse: parseDatetimeUs },
+  prompt: ['ContextTokens'],
+  output: ['GeneratedTokens'],
+};
+
+const BURSTGPT: CsvLayout = {
+  arrival: { names: ['Timestamp'], parse: (field, raw) => parseDecimalUs(field, raw, 's') },
+  prompt: ['Request tokens'],
+  output: ['Response tokens'],
+  zeroOutputNote: ' (BurstGPT logs failed requests with 0 response tokens; skipBadRows / --skip-bad-rows skips and counts them)',
+};
+
+const MOONCAKE: JsonlLayout = {
+  arrival: { names: ['timestamp'], unitFor: () => 'ms' },
+  prompt: ['input_length'],
+  output: ['output_length'],
+  hashes: 'hash_ids',
+};
+
+function unitOf(name: string, given?: TimeUnit): TimeUnit {
+  if (given) return given;
+  const m = /_(s|ms|us)$/i.exec(name);
+  return m ? (m[1].toLowerCase() as TimeUnit) : 's';
+}
+
+const lengthsHint = (names: string[]) =>
+  names.some((n) => /^num_(prefill|decode)_tokens$/i.test(n))
+    ? 'this looks like a lengths-only file (no arrival times): use loadLengths() or a synthetic spec with lengths=<file>'
+    : undefined;
+
+function genericCsv(c: TraceColumns = {}): CsvLayout {
+  return {
+    arrival: { names: c.arrival ? [c.arrival] : [...DEFAULT_COLUMNS.arrival], parse: (field, raw) => parseArrivalUs(field, raw, unitOf(field, c.arrivalUnit)) },
+    prompt: c.prompt ? [c.prompt] : [...DEFAULT_COLUMNS.prompt],
+    output: c.output ? [c.output] : [...DEFAULT_COLUMNS.output],
+    hint: lengthsHint,
+  };
+}
+
+function genericJsonl(c: TraceColumns = {}): JsonlLayout {
+  return {
+    arrival: { names: c.arrival ? [c.arrival] : [...DEFAULT_COLUMNS.arrival], unitFor: (key) => unitOf(key, c.arrivalUnit) },
+    prompt: c.prompt ? [c.prompt] : [...DEFAULT_COLUMNS.prompt],
+    output: c.output ? [c.output] : [...DEFAULT_COLUMNS.output],
+    hint: lengthsHint,
+  };
+}
+
+function readText(path: string): string {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new TraceError(`${path}: no such file`);
+    if (code === 'EISDIR') throw new TraceError(`${path}: is a directory, not a trace file`);
+    throw new TraceError(`${path}: cannot read (${code ?? (e as Error).message})`);
+  }
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) throw new TraceError(`${path}: gzip-compressed; decompress it first`);
+  return buf.toString('utf8');
+}
+
+function isJsonLines(path: string, text: string): boolean {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return true;
+  return /^\s*\{/.test(text.replace(/^\uFEFF/, ''));
+}
+
+/** The format 'auto' picks: JSON lines by extension or content, else by the CSV header. */
+export function detectFormat(path: string, text: string, genericOnly = false): TraceFormat {
+  if (isJsonLines(path, text)) {
+    if (genericOnly) return 'jsonl';
+    const first = jsonLines(text)[0];
+    try {
+      const obj = first ? JSON.parse(first.text) : undefined;
+      if (obj && typeof obj === 'object' && Object.hasOwn(obj, 'input_length')) return 'mooncake';
+    } catch {
+      // a malformed first line is reported by the reader with its line number
+    }
+    return 'jsonl';
+  }
+  if (genericOnly) return 'csv';
+  const header = readCsvHeader(text).map((h) => h.toLowerCase());
+  if (header.includes('timestamp') && header.includes('contexttokens')) return 'azure';
+  if (header.includes('request tokens')) return 'burstgpt';
+  return 'csv';
+}
+
+/** Reads a trace file into columnar form, times in integer µs from its first request. */
+export function loadTrace(path: string, opts: LoadOptions = {}): Trace {
+  const requested = opts.format ?? 'auto';
+  if (requested !== 'auto' && !(TRACE_FORMATS as readonly string[]).includes(requested)) {
+    throw new TraceError(`unknown trace format "${requested}"; valid: auto, ${TRACE_FORMATS.join(', ')}`);
+  }
+  if (opts.columns && requested !== 'auto' && requested !== 'csv' && requested !== 'jsonl') {
+    throw new TraceError(`${path}: columns apply only to the generic csv and jsonl formats, not ${requested}`);
+  }
+  const text = readText(path);
+  const format = requested === 'auto' ? detectFormat(path, text, opts.columns !== undefined) : requested;
+  const skip = Boolean(opts.skipBadRows);
+  switch (format) {
+    case 'azure':
+      return readCsvTrace(path, text, AZURE, skip);
+    case 'burstgpt':
+      return readCsvTrace(path, text, BURSTGPT, skip);
+    case 'mooncake':
+      return readJsonlTrace(path, text, MOONCAKE, skip);
+    case 'csv':
+      return readCsvTrace(path, text, genericCsv(opts.columns), skip);
+    case 'jsonl':
+      return readJsonlTrace(path, text, genericJsonl(opts.columns), skip);
+  }
+}
+
+/**
+ * Request lengths only, as the `empirical` source of a synthetic trace. A lengths-only CSV (such as
+ * traces/sharegpt-lengths.csv: num_prefill_tokens, num_decode_tokens) comes back as a Trace whose
+ * arrivals are all 0 (not meant to be replayed); any other trace file is read with loadTrace.
+ */
+export function loadLengths(path: string, opts: { skipBadRows?: boolean; columns?: Pick<TraceColumns, 'prompt' | 'output'> } = {}): Trace {
+  const text = readText(path);
+  const format = detectFormat(path, text);
+  if (format !== 'csv') return loadTrace(path, { format, skipBadRows: opts.skipBadRows });
+  const layout: CsvLayout = {
+    arrival: null,
+    prompt: opts.columns?.prompt ? [opts.columns.prompt] : LENGTH_COLUMNS.prompt,
+    output: opts.columns?.output ? [opts.columns.output] : LENGTH_COLUMNS.output,
+  };
+  return readCsvTrace(path, text, layout, Boolean(opts.skipBadRows));
+}

@@ -1,0 +1,78 @@
+// Whole-trace properties on real data under memory pressure, for every router x scheduler pair.
+import { describe, expect, it } from 'vitest';
+import { resolveProfile } from '../../src/model/profile.js';
+import { firstDifference, summarizeRaw } from '../../src/metrics/record.js';
+import { SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
+import { ROUTER_NAMES } from '../../src/policy/router/index.js';
+import { simulate, Status } from '../../src/sim/cpu/simulator.js';
+import { resolveLane, type LaneSpec } from '../../src/sim/lane.js';
+import { loadTrace } from '../../src/trace/readers.js';
+import { scaleTrace, windowTrace } from '../../src/trace/trace.js';
+
+const azure = loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname);
+// Ten busy minutes at 6x the recorded rate on 3 small replicas: queues, preemption storms.
+const trace = scaleTrace(windowTrace(azure, 600, 600), 6);
+
+const spec = (router: string, scheduler: string, seed = 3): LaneSpec => ({
+  replicas: 3,
+  router: { name: router },
+  scheduler: { name: scheduler },
+  profile: resolveProfile('llama3-8b-h100', { kvBlocks: 1500, maxBatchedTokens: scheduler === 'chunked-prefill' ? 1024 : undefined }),
+  seed,
+});
+
+describe.each(ROUTER_NAMES.flatMap((r) => SCHEDULER_NAMES.map((s) => [r, s])))('%s x %s', (router, scheduler) => {
+  const lane = resolveLane(spec(router, scheduler));
+  const { raw, perRequest } = simulate(trace, lane, { perRequest: true, checkInvariants: true });
+
+  it('finishes or rejects every request exactly once and generates exactly the requested tokens', () => {
+    const rows = perRequest!;
+    let done = 0;
+    let tokens = 0;
+    for (let i = 0; i < rows.status.length; i++) {
+      expect([Status.Done, Status.RejectedKvCapacity, Status.RejectedMaxModelLen]).toContain(rows.status[i]);
+      if (rows.status[i] === Status.Done) {
+        done++;
+        tokens += rows.outputTokens[i];
+        expect(rows.finishUs[i]).toBeGreaterThanOrEqual(rows.firstTokenUs[i]);
+        expect(rows.firstTokenUs[i]).toBeGreaterThan(rows.arrivalUs[i]);
+      }
+    }
+    expect(raw.completed).toBe(done);
+    expect(raw.completed + raw.rejectedKvCapacity + raw.rejectedMaxModelLen).toBe(trace.arrivalUs.length);
+    expect(raw.outputTokens).toBe(tokens);
+    expect(raw.hist.ttft.count).toBe(done);
+    expect(raw.hist.e2e.count).toBe(done);
+    // One ITL sample per token after the first.
+    expect(raw.hist.itl.count).toBe(tokens - done);
+    expect(raw.hist.kv.max).toBeLessThanOrEqual(lane.profile.kvBlocks);
+  });
+
+  it('is unchanged by fast-forward', () => {
+    expect(firstDifference(raw, simulate(trace, lane, { fastForward: false }).raw)).toBeNull();
+  });
+});
+
+describe('memory pressure', () => {
+  it('preempts under this load, and more with less KV cache', () => {
+    const run = (kvBlocks: number) =>
+      simulate(trace, resolveLane({ ...spec('round-robin', 'vllm-fcfs'), profile: resolveProfile('llama3-8b-h100', { kvBlocks }) })).raw.preemptions;
+    const tight = run(1200);
+    expect(tight).toBeGreaterThan(0);
+    expect(tight).toBeGreaterThan(run(6000));
+  });
+});
+
+describe('determinism', () => {
+  it('gives identical JSON for the same seed and config', () => {
+    const lane = resolveLane(spec('power-of-two', 'sjf', 11));
+    const a = JSON.stringify(summarizeRaw(simulate(trace, lane).raw, lane.profile.kvBlocks, lane.slo));
+    const b = JSON.stringify(summarizeRaw(simulate(trace, lane).raw, lane.profile.kvBlocks, lane.slo));
+    expect(a).toBe(b);
+  });
+
+  it('changes random routing with the seed', () => {
+    const raws = [1, 2].map((seed) => simulate(trace, resolveLane(spec('random', 'vllm-fcfs', seed))).raw);
+    expect(firstDifference(raws[0], raws[1])).not.toBeNull();
+  });
+});
