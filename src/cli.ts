@@ -237,7 +237,8 @@ export function buildProgram(): Command {
   program
     .name('schedlab')
     .description('Replay LLM request traces against routers x engine schedulers; CPU reference or thousands of lanes on WebGPU')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .exitOverride(); // before adding commands, which inherit it: errors come back to main() for exit code 2
 
   const run = program.command('run').description('simulate one cluster configuration over a trace and print its serving metrics');
   addTraceOptions(run, BUNDLED_TRACE);
@@ -270,7 +271,7 @@ function registerExtraCommands(program: Command): void {
 
 export async function main(argv = process.argv): Promise<number> {
   try {
-    await buildProgram().exitOverride().parseAsync(argv);
+    await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     const err = e as Error & { code?: string; exitCode?: number };

@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli.js';
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await main(['node', 'schedlab', ...args]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+afterEach(() => {
+  process.exitCode = undefined;
+});
+
+describe('schedlab run', () => {
+  it('prints the documented JSON fields', async () => {
+    const { code, out } = await cli('run', '--duration', '120', '--replicas', '2', '--router', 'least-kv', '--scheduler', 'chunked-prefill', '--max-batched-tokens', '1024', '--json');
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    for (const f of ['completed', 'rejected', 'preemptions', 'preempted_requests', 'throughput', 'kv_utilization', 'config', 'engine', 'slo']) expect(r).toHaveProperty(f);
+    for (const m of ['ttft_ms', 'tpot_ms', 'itl_ms', 'e2e_ms']) expect(Object.keys(r[m])).toEqual(expect.arrayContaining(['mean', 'p50', 'p90', 'p99', 'max']));
+    expect(r.completed + r.rejected).toBe(r.config.trace.requests);
+    expect(r.config.scheduler).toEqual({ name: 'chunked-prefill', params: { watermarkPermille: 0 } });
+    expect(r.config.profile.maxBatchedTokens).toBe(1024);
+    expect(r.engine.engine).toBe('cpu');
+  });
+
+  it('is reproducible from its own config', async () => {
+    const args = ['run', '--duration', '60', '--replicas', '3', '--router', 'random', '--seed', '9', '--json'];
+    const a = JSON.parse((await cli(...args)).out);
+    const b = JSON.parse((await cli(...args)).out);
+    delete a.engine.wall_s;
+    delete b.engine.wall_s;
+    expect(a).toEqual(b);
+  });
+
+  it('writes per-request rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedlab-'));
+    const file = join(dir, 'rows.csv');
+    const { code } = await cli('run', '--duration', '30', '--per-request', file);
+    expect(code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('request,arrival_us,replica,prompt_tokens,output_tokens,status,first_token_us,finish_us,preemptions');
+    expect(lines.length).toBeGreaterThan(10);
+    expect(lines[1].split(',')[5]).toBe('done');
+  });
+
+  it('exits 2 and lists valid names for an unknown router or scheduler', async () => {
+    const r = await cli('run', '--router', 'nope');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('round-robin, random, least-outstanding, power-of-two, least-kv');
+    const s = await cli('run', '--scheduler', 'fifo');
+    expect(s.code).toBe(2);
+    expect(s.err).toContain('vllm-fcfs, chunked-prefill, sjf');
+  });
+
+  it('exits 2 naming the file and line of a malformed trace row', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'schedlab-'));
+    const file = join(dir, 'bad.csv');
+    writeFileSync(file, 'TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:47.0000000,abc,10\n');
+    const r = await cli('run', '--trace', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('bad.csv');
+    expect(r.err).toContain('line 3');
+    const skipped = await cli('run', '--trace', file, '--skip-bad-rows', '--json');
+    expect(skipped.code).toBe(0);
+    expect(JSON.parse(skipped.out).config.trace.skipped_rows).toBe(1);
+  });
+
+  it('exits 2 on impossible configurations', async () => {
+    const r = await cli('run', '--scheduler', 'vllm-fcfs', '--max-batched-tokens', '512');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('maxBatchedTokens');
+    const p = await cli('run', '--scheduler-params', '{"watermarkPermille": 5000}');
+    expect(p.code).toBe(2);
+    expect(p.err).toContain('watermarkPermille');
+    const n = await cli('run', '--replicas', 'zero');
+    expect(n.code).toBe(2);
+  });
+});
