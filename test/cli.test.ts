@@ -88,3 +88,15 @@ describe('schedlab run', () => {
     expect(n.code).toBe(2);
   });
 });
+
+describe('schedlab demo', () => {
+  it('compares every router x scheduler pair on the bundled trace', async () => {
+    const { code, out } = await cli('demo', '--duration', '60', '--engine', 'cpu', '--json');
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    expect(r.rows).toHaveLength(15);
+    expect(new Set(r.rows.map((x: { router: string; scheduler: string }) => `${x.router}/${x.scheduler}`)).size).toBe(15);
+    expect(r.backend.engine).toBe('cpu');
+    for (const row of r.rows) expect(row.summary.completed + row.summary.rejected).toBe(r.trace.requests);
+  });
+});
