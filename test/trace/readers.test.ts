@@ -153,6 +153,11 @@ describe('Azure LLM inference CSV', () => {
     );
   });
 
+  it('unparseable CSV syntax is fatal and names the line', () => {
+    const path = write('unclosed.csv', [header, good1, '"2023-11-16 18:15:47.0,10,5', good2].join('\n'));
+    expect(thrown(() => loadTrace(path, { skipBadRows: true })).message).toMatch(new RegExp(`^${path} line 4: CSV syntax: Quote Not Closed`));
+  });
+
   it('a missing file, a directory, a gzip file and an unknown format are errors', () => {
     const missing = join(dir, 'nope.csv');
     expect(thrown(() => loadTrace(missing)).message).toBe(`${missing}: no such file`);
@@ -227,6 +232,11 @@ describe('Mooncake JSONL', () => {
     const t = loadTrace(path, { format: 'mooncake', skipBadRows: true });
     expect(t.skippedRows).toBe(1);
     expect(arr(t.prefixOffsets)).toEqual([0, 2, 3, 6]);
+  });
+
+  it('an empty JSONL file is an error', () => {
+    const path = write('empty.jsonl', '\n \n');
+    expect(thrown(() => loadTrace(path, { skipBadRows: true })).message).toBe(`${path}: empty file (no data rows)`);
   });
 
   it('time going backwards is a bad row', () => {

@@ -8,6 +8,10 @@ export interface ClusterView {
   outstanding: ArrayLike<number>;
   /** KV blocks in use, including those allocated for iterations in progress. */
   usedBlocks: ArrayLike<number>;
+  /** Prompt tokens still to prefill (waiting requests, unfinished chunks, recomputations after preemption). */
+  queuedPrefillTokens: ArrayLike<number>;
+  /** Output tokens still to generate by outstanding requests (an oracle view: trace lengths are known). */
+  remainingDecodeTokens: ArrayLike<number>;
   /** Requests routed so far (rejected ones are not routed). */
   routed: number;
 }

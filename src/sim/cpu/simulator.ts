@@ -73,6 +73,9 @@ class Simulation {
   private readonly replicas: Replica[];
   private readonly outstanding: Int32Array;
   private readonly usedBlocksView: Int32Array;
+  // Token-aware views for routers, kept up to date event by event.
+  private readonly queuedPrefillTokens: Float64Array;
+  private readonly remainingDecodeTokens: Float64Array;
   private routed = 0;
 
   // Per-request state, indexed by trace position.
@@ -104,6 +107,8 @@ class Simulation {
     this.replicas = Array.from({ length: lane.replicas }, () => new Replica());
     this.outstanding = new Int32Array(lane.replicas);
     this.usedBlocksView = new Int32Array(lane.replicas);
+    this.queuedPrefillTokens = new Float64Array(lane.replicas);
+    this.remainingDecodeTokens = new Float64Array(lane.replicas);
     this.key = new Uint32Array(n);
     this.status = new Uint8Array(n);
     this.replicaOf = new Int32Array(n).fill(-1);
@@ -182,11 +187,15 @@ class Simulation {
       replicas: this.replicas.length,
       outstanding: this.outstanding,
       usedBlocks: this.usedBlocksView,
+      queuedPrefillTokens: this.queuedPrefillTokens,
+      remainingDecodeTokens: this.remainingDecodeTokens,
       routed: this.routed,
     };
     const r = this.lane.router.route(view, { index: i, promptTokens: prompt, outputTokens: output }, this.lane.seed, this.lane.routerParams);
     this.routed++;
     this.outstanding[r]++;
+    this.queuedPrefillTokens[r] += prompt;
+    this.remainingDecodeTokens[r] += output;
     this.replicaOf[i] = r;
     this.status[i] = Status.Waiting;
     this.prefillTarget[i] = prompt;
@@ -353,6 +362,9 @@ class Simulation {
 
   /** Recompute preemption: drop all KV; the request waits again to prefill prompt + generated tokens. */
   private preempt(rep: Replica, j: number): void {
+    const r = this.replicaOf[j];
+    this.queuedPrefillTokens[r] -= Math.max(0, this.prefillTarget[j] - this.ctx[j]);
+    this.queuedPrefillTokens[r] += this.trace.promptTokens[j] + this.generated[j];
     rep.usedBlocks -= this.blocks[j];
     this.blocks[j] = 0;
     this.ctx[j] = 0;
@@ -372,6 +384,7 @@ class Simulation {
     for (let e = 0; e < batch.requests.length; e++) {
       const j = batch.requests[e];
       const steps = batch.tokens[e] * k; // k > 1 only for pure-decode batches (1 token each)
+      if (this.ctx[j] < this.prefillTarget[j]) this.queuedPrefillTokens[r] -= steps;
       this.ctx[j] += steps;
       if (k > 1) this.blocks[j] = ceilDiv(this.ctx[j], this.blockSize);
       if (!batch.producesToken[e]) continue;
@@ -382,6 +395,7 @@ class Simulation {
         this.raw.hist.itl.add(batch.firstEndUs - this.lastTokenUs[j]);
       }
       this.generated[j] += k;
+      this.remainingDecodeTokens[r] -= k;
       this.lastTokenUs[j] = now;
       if (this.generated[j] === this.trace.outputTokens[j]) {
         this.complete(rep, r, j, now);
@@ -445,6 +459,16 @@ class Simulation {
         if (sum !== rep.usedBlocks) throw new Error(`invariant: replica ${r} block sum ${sum} != used ${rep.usedBlocks}`);
       }
       if (rep.running.length > this.lane.profile.maxNumSeqs) throw new Error(`invariant: replica ${r} runs ${rep.running.length} sequences`);
+      // Token views change with ctx and generated, both applied at iteration ends.
+      let prefill = 0;
+      let decode = 0;
+      for (const j of [...rep.waiting, ...rep.running]) {
+        prefill += Math.max(0, this.prefillTarget[j] - this.ctx[j]);
+        decode += this.trace.outputTokens[j] - this.generated[j];
+      }
+      if (prefill !== this.queuedPrefillTokens[r] || decode !== this.remainingDecodeTokens[r]) {
+        throw new Error(`invariant: replica ${r} token views ${this.queuedPrefillTokens[r]}/${this.remainingDecodeTokens[r]} != ${prefill}/${decode}`);
+      }
     });
   }
 
