@@ -13,6 +13,7 @@ import type { EngineChoice, Job } from './sim/job.js';
 import { resolveLane, type LaneSpec } from './sim/lane.js';
 import { startProgress } from './report/progress.js';
 import { loadTrace, TRACE_FORMATS } from './trace/readers.js';
+import { isSyntheticSpec, parseSyntheticSpec } from './trace/synthetic.js';
 import { scaleTrace, windowTrace, type Trace } from './trace/trace.js';
 
 export const BUNDLED_TRACE = new URL('../traces/azure-conv-2023.csv', import.meta.url).pathname;
@@ -70,7 +71,7 @@ interface ClusterOptions {
 
 function addTraceOptions(cmd: Command, defaultTrace?: string): Command {
   return cmd
-    .option('--trace <file>', 'trace file (CSV or JSONL)', defaultTrace)
+    .option('--trace <file>', 'trace file (CSV or JSONL), or a synthetic spec such as poisson:rate=5,duration=600,seed=1', defaultTrace)
     .addOption(new Option('--format <format>', 'trace format').choices(['auto', ...TRACE_FORMATS]).default('auto'))
     .option('--start <seconds>', 'window start in original trace time', nonNegative('--start'), 0)
     .option('--duration <seconds>', 'window length in original trace time (default: to the end)', positive('--duration'))
@@ -97,8 +98,9 @@ function addClusterOptions(cmd: Command): Command {
 }
 
 function prepareTrace(o: TraceOptions): { trace: Trace; config: Record<string, unknown> } {
-  const path = resolve(o.trace);
-  const loaded = loadTrace(path, { format: o.format as never, skipBadRows: o.skipBadRows });
+  const loaded = isSyntheticSpec(o.trace)
+    ? parseSyntheticSpec(o.trace)
+    : loadTrace(resolve(o.trace), { format: o.format as never, skipBadRows: o.skipBadRows });
   const trace = scaleTrace(windowTrace(loaded, o.start, o.duration ?? Infinity), o.rateScale);
   if (trace.arrivalUs.length === 0) throw new ConfigError(`trace ${o.trace}: the window [${o.start} s, +${o.duration ?? '∞'} s) holds no request`);
   return {

@@ -51,7 +51,7 @@ export function readCsvRows(text: string, builder: TraceBuilder): Row[] {
 
 /** The header row alone, for auto-detection. */
 export function readCsvHeader(text: string): string[] {
-  const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+  const firstLine = text.replace(/^\uFEFF/, '').split('\n').find((l) => l.trim() !== '') ?? '';
   try {
     const rows = parse(firstLine, { trim: true, relax_quotes: true, relax_column_count: true }) as string[][];
     return rows[0] ?? [];

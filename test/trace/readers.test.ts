@@ -300,6 +300,7 @@ describe('auto-detection', () => {
     ['a.csv', '\uFEFFTIMESTAMP,ContextTokens,GeneratedTokens\n', 'azure'],
     ['b.csv', 'Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n', 'burstgpt'],
     ['c.csv', 'arrival_s,prompt_tokens,output_tokens\n', 'csv'],
+    ['a2.csv', '\n\nTIMESTAMP,ContextTokens,GeneratedTokens\r\n', 'azure'],
     ['m.jsonl', '{"timestamp": 0, "input_length": 1, "output_length": 1}\n', 'mooncake'],
     ['g.jsonl', '{"arrival_s": 0, "prompt_tokens": 1, "output_tokens": 1}\n', 'jsonl'],
     ['m.txt', '\n{"timestamp": 0, "input_length": 1, "output_length": 1}\n', 'mooncake'],
