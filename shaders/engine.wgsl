@@ -1,0 +1,669 @@
+// The GPU engine: one invocation = one lane (one cluster configuration). Twin of
+// src/sim/cpu/simulator.ts; every decision below mirrors a line there, in integers.
+// Composed after: header constants (MAXR, SLOTS, RES_CAP, WG), rng.wgsl, histogram.wgsl, u64.wgsl,
+// the scheduler module (BATCHING_CHUNKED, priority_key) and the router module (route).
+// Layout: params are lane-minor (word = field * lanes + lane); state buffers follow ix() below.
+
+struct Uniforms {
+  lanes: u32,
+  steps: u32,
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> U: Uniforms;
+@group(0) @binding(1) var<storage, read> params: array<u32>;
+@group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival, prompt, output) per request
+@group(0) @binding(3) var<storage, read_write> ls: array<u32>;
+@group(0) @binding(4) var<storage, read_write> reps: array<u32>;
+@group(0) @binding(5) var<storage, read_write> slots: array<u32>;
+@group(0) @binding(6) var<storage, read_write> hist: array<u32>;
+@group(0) @binding(7) var<storage, read_write> live: array<atomic<u32>>;
+
+// ---- per-lane parameters (host: src/sim/gpu/engine.ts PARAM_FIELDS) ----
+const P_TRACE_OFF: u32 = 0u;
+const P_TRACE_LEN: u32 = 1u;
+const P_REPLICAS: u32 = 2u;
+const P_SEED: u32 = 3u;
+const P_KV: u32 = 4u;
+const P_BS: u32 = 5u;
+const P_MAXSEQS: u32 = 6u;
+const P_MAXBATCHED: u32 = 7u;
+const P_MAXLEN: u32 = 8u;
+const P_BASE: u32 = 9u;
+const P_PP: u32 = 10u;
+const P_PD: u32 = 11u;
+const P_PC: u32 = 12u;
+const P_WM: u32 = 13u;
+const P_SLO_TTFT: u32 = 14u;
+const P_SLO_TPOT: u32 = 15u;
+
+// ---- lane state: status, cursors, counters (u64 pairs, COUNTERS order), histogram stats ----
+const LS_STATUS: u32 = 0u; // 0 running, 1 done, >= 2 stopped (see ST_*)
+const LS_NEXT: u32 = 1u; // next arrival (trace position)
+const LS_ROUTED: u32 = 2u;
+const LS_FREE: u32 = 3u; // free-slot stack size
+const LS_HIGH: u32 = 4u; // slots ever handed out
+const LS_CNT: u32 = 5u; // 13 counters x (lo, hi)
+const LS_H: u32 = 31u; // 6 histograms x (count lo, count hi, sum lo, sum hi, max)
+// Fast-forward residue counts (RES_CAP words). In storage, not a private array: llvmpipe let
+// masked-off invocations corrupt dynamically indexed private arrays.
+const LS_RES: u32 = 61u;
+
+const ST_DONE: u32 = 1u;
+const ST_SLOTS: u32 = 2u;
+const ST_CLOCK: u32 = 3u;
+const ST_INTERNAL: u32 = 4u;
+const ST_LOOP_LIMIT: u32 = 5u;
+
+const C_COMPLETED: u32 = 1u;
+const C_REJ_MAXLEN: u32 = 2u;
+const C_REJ_KV: u32 = 3u;
+const C_PREEMPTIONS: u32 = 4u;
+const C_PREEMPTED_REQ: u32 = 5u;
+const C_OUTPUT_TOKENS: u32 = 6u;
+const C_SLO_MET: u32 = 7u;
+const C_TTFT_MET: u32 = 8u;
+const C_TPOT_MET: u32 = 9u;
+const C_ITERATIONS: u32 = 10u;
+const C_BUSY_US: u32 = 11u;
+const C_MAKESPAN: u32 = 12u; // a max, kept in the lo word
+
+const H_TTFT: u32 = 0u;
+const H_TPOT: u32 = 1u;
+const H_ITL: u32 = 2u;
+const H_E2E: u32 = 3u;
+const H_QUEUE: u32 = 4u;
+const H_KV: u32 = 5u;
+
+// ---- replica fields: word = (field * MAXR + r) * lanes + lane ----
+const R_BUSY: u32 = 0u;
+const R_END: u32 = 1u;
+const R_USED: u32 = 2u;
+const R_OUT: u32 = 3u; // outstanding (waiting + running)
+const R_WH: u32 = 4u; // waiting list head/tail/count (links are slot + 1, 0 = none)
+const R_WT: u32 = 5u;
+const R_WN: u32 = 6u;
+const R_RH: u32 = 7u; // running list
+const R_RT: u32 = 8u;
+const R_RN: u32 = 9u;
+const R_FEND: u32 = 10u; // end of the batch's first iteration
+const R_K: u32 = 11u; // iterations folded into the batch
+
+// ---- slot fields: word = (field * SLOTS + s) * lanes + lane; a slot is one request in flight ----
+const S_IDX: u32 = 0u;
+const S_KEY: u32 = 1u;
+const S_CTX: u32 = 2u;
+const S_GEN: u32 = 3u;
+const S_TGT: u32 = 4u; // prefill target: prompt + generated at (re)admission
+const S_BLK: u32 = 5u;
+const S_FIRST: u32 = 6u;
+const S_LAST: u32 = 7u;
+const S_FLAGS: u32 = 8u;
+const S_BTOK: u32 = 9u; // tokens in the current batch, 0 = not in it
+const S_NEXT: u32 = 10u;
+const S_PREV: u32 = 11u;
+const S_FREE: u32 = 12u; // free-slot stack (indexed by stack position, not by slot)
+
+const F_FIRST: u32 = 1u;
+const F_ADMITTED: u32 = 2u;
+const F_PREEMPTED: u32 = 4u;
+const F_PRODUCES: u32 = 8u;
+
+const NIL: u32 = 0u;
+
+// Loop iterations this invocation has run. Mesa llvmpipe caps the loop iterations of one
+// invocation, all loops together, at 65535 (gallivm's loop limiter, shared by a SIMD group) and
+// silently exits loops beyond that. Under LOOP_LIMITED a dispatch starts no step past
+// TICK_START_MAX (an estimate: the compiler adds loops of its own), and a probe at the end detects
+// an exhausted limiter exactly: such a lane stops and is re-run on the CPU.
+var<private> ticks: u32;
+
+// A two-iteration probe loop (trip count from a uniform, so it is not unrolled): if the limiter is
+// exhausted it stops after one, and this invocation's loops may have been cut short.
+fn loop_limit_intact() -> bool {
+  var probe = 0u;
+  loop {
+    probe += 1u;
+    if (probe >= U.pad0 + 2u) { break; }
+  }
+  return probe == U.pad0 + 2u;
+}
+fn tick() { ticks += 1u; }
+
+
+var<private> lane: u32;
+var<private> L: u32;
+var<private> TOFF: u32;
+var<private> TLEN: u32;
+var<private> REPLICAS: u32;
+var<private> SEED: u32;
+var<private> KV: u32;
+var<private> BS: u32;
+var<private> MAXSEQS: u32;
+var<private> MAXBATCHED: u32;
+var<private> MAXLEN: u32;
+var<private> WM: u32;
+
+// Word w of a lane's region. Lane-minor (w * lanes + lane) lets neighbouring invocations touch
+// neighbouring words (coalescing on GPUs); lane-major (lane * stride + w, strides padded to 64 bytes)
+// keeps lanes on separate cache lines, which Mesa llvmpipe needs: there, lanes sharing a cache line
+// were measured to corrupt each other's words (non-atomic wide stores).
+fn ix(w: u32, stride: u32) -> u32 {
+  if (LANE_MAJOR) { return lane * stride + w; }
+  return w * L + lane;
+}
+fn lsg(f: u32) -> u32 { return ls[ix(f, LS_STRIDE)]; }
+fn lss(f: u32, v: u32) { ls[ix(f, LS_STRIDE)] = v; }
+fn rg(f: u32, r: u32) -> u32 { return reps[ix(f * MAXR + r, R_STRIDE)]; }
+fn rs(f: u32, r: u32, v: u32) { reps[ix(f * MAXR + r, R_STRIDE)] = v; }
+fn sg(f: u32, s: u32) -> u32 { return slots[ix(f * SLOTS + s, S_STRIDE)]; }
+fn ss(f: u32, s: u32, v: u32) { slots[ix(f * SLOTS + s, S_STRIDE)] = v; }
+fn pg(f: u32) -> u32 { return params[f * L + lane]; }
+
+fn t_arrival(i: u32) -> u32 { return trace[3u * (TOFF + i)]; }
+fn t_prompt(i: u32) -> u32 { return trace[3u * (TOFF + i) + 1u]; }
+fn t_output(i: u32) -> u32 { return trace[3u * (TOFF + i) + 2u]; }
+
+// Views for routers.
+fn rep_outstanding(r: u32) -> u32 { return rg(R_OUT, r); }
+fn rep_used_blocks(r: u32) -> u32 { return rg(R_USED, r); }
+fn lane_routed() -> u32 { return lsg(LS_ROUTED); }
+
+fn ceil_div(a: u32, b: u32) -> u32 { return a / b + select(0u, 1u, a % b != 0u); }
+
+fn cnt_add(c: u32, v: u32) {
+  let w = LS_CNT + 2u * c;
+  let s = add64(vec2<u32>(lsg(w), lsg(w + 1u)), vec2<u32>(v, 0u));
+  lss(w, s.x);
+  lss(w + 1u, s.y);
+}
+
+fn hadd(h: u32, value: u32, times: u32) {
+  let i = ix(h * HIST_BUCKETS + bucket_of(value), H_STRIDE);
+  hist[i] = hist[i] + times; // wraps like the CPU's Uint32Array
+  let w = LS_H + 5u * h;
+  let c = add64(vec2<u32>(lsg(w), lsg(w + 1u)), vec2<u32>(times, 0u));
+  lss(w, c.x);
+  lss(w + 1u, c.y);
+  let s = add64(vec2<u32>(lsg(w + 2u), lsg(w + 3u)), mul32x32(value, times));
+  lss(w + 2u, s.x);
+  lss(w + 3u, s.y);
+  if (value > lsg(w + 4u)) { lss(w + 4u, value); }
+}
+
+fn iter_us(p: u32, d: u32, s: u32) -> u32 {
+  // All terms < 2^32 in total by checkIterationBound, so u32 is exact.
+  let ns = pg(P_BASE) + pg(P_PP) * p + pg(P_PD) * d + pg(P_PC) * s;
+  return ns / 1000u + select(0u, 1u, ns % 1000u != 0u);
+}
+
+// ---- intrusive sorted lists over slots: (key, request index) ascending ----
+
+fn list_insert(r: u32, hf: u32, tf: u32, nf: u32, s: u32) {
+  let key = sg(S_KEY, s);
+  let idx = sg(S_IDX, s);
+  // Scan from the tail: new and re-queued requests mostly belong near the end.
+  var m = rg(tf, r);
+  loop {
+    tick();
+    if (m == NIL) { break; }
+    let mk = sg(S_KEY, m - 1u);
+    if (mk < key || (mk == key && sg(S_IDX, m - 1u) < idx)) { break; }
+    m = sg(S_PREV, m - 1u);
+  }
+  var n: u32;
+  if (m == NIL) {
+    n = rg(hf, r);
+    rs(hf, r, s + 1u);
+  } else {
+    n = sg(S_NEXT, m - 1u);
+    ss(S_NEXT, m - 1u, s + 1u);
+  }
+  ss(S_PREV, s, m);
+  ss(S_NEXT, s, n);
+  if (n == NIL) { rs(tf, r, s + 1u); } else { ss(S_PREV, n - 1u, s + 1u); }
+  rs(nf, r, rg(nf, r) + 1u);
+}
+
+fn list_remove(r: u32, hf: u32, tf: u32, nf: u32, s: u32) {
+  let p = sg(S_PREV, s);
+  let n = sg(S_NEXT, s);
+  if (p == NIL) { rs(hf, r, n); } else { ss(S_NEXT, p - 1u, n); }
+  if (n == NIL) { rs(tf, r, p); } else { ss(S_PREV, n - 1u, p); }
+  rs(nf, r, rg(nf, r) - 1u);
+}
+
+fn waiting_insert(r: u32, s: u32) { list_insert(r, R_WH, R_WT, R_WN, s); }
+fn waiting_remove(r: u32, s: u32) { list_remove(r, R_WH, R_WT, R_WN, s); }
+fn running_insert(r: u32, s: u32) { list_insert(r, R_RH, R_RT, R_RN, s); }
+fn running_remove(r: u32, s: u32) { list_remove(r, R_RH, R_RT, R_RN, s); }
+
+// Slot + 1, or NIL when the table is full.
+fn slot_alloc() -> u32 {
+  let f = lsg(LS_FREE);
+  if (f > 0u) {
+    lss(LS_FREE, f - 1u);
+    return sg(S_FREE, f - 1u) + 1u;
+  }
+  let h = lsg(LS_HIGH);
+  if (h >= SLOTS) { return NIL; }
+  lss(LS_HIGH, h + 1u);
+  return h + 1u;
+}
+
+fn slot_free(s: u32) {
+  let f = lsg(LS_FREE);
+  ss(S_FREE, f, s);
+  lss(LS_FREE, f + 1u);
+}
+
+fn stop(code: u32) { lss(LS_STATUS, code); }
+
+// ---- arrivals ----
+
+fn arrive(i: u32) -> bool {
+  let prompt = t_prompt(i);
+  let output = t_output(i);
+  if (prompt + output > MAXLEN) {
+    cnt_add(C_REJ_MAXLEN, 1u);
+    return true;
+  }
+  if (ceil_div(prompt + output - 1u, BS) > KV - WM) {
+    cnt_add(C_REJ_KV, 1u);
+    return true;
+  }
+  let r = route(i);
+  lss(LS_ROUTED, lsg(LS_ROUTED) + 1u);
+  rs(R_OUT, r, rg(R_OUT, r) + 1u);
+  let m = slot_alloc();
+  if (m == NIL) {
+    stop(ST_SLOTS);
+    return false;
+  }
+  let s = m - 1u;
+  ss(S_IDX, s, i);
+  ss(S_KEY, s, priority_key(prompt, output, i));
+  ss(S_CTX, s, 0u);
+  ss(S_GEN, s, 0u);
+  ss(S_TGT, s, prompt);
+  ss(S_BLK, s, 0u);
+  ss(S_FLAGS, s, 0u);
+  ss(S_BTOK, s, 0u);
+  waiting_insert(r, s);
+  return true;
+}
+
+// ---- batch building ----
+
+fn allocate(r: u32, s: u32, blocks: u32) {
+  ss(S_BLK, s, sg(S_BLK, s) + blocks);
+  rs(R_USED, r, rg(R_USED, r) + blocks);
+}
+
+fn admit(r: u32, s: u32, blocks: u32, now: u32) {
+  allocate(r, s, blocks);
+  running_insert(r, s);
+  let flags = sg(S_FLAGS, s);
+  if ((flags & F_ADMITTED) == 0u) {
+    ss(S_FLAGS, s, flags | F_ADMITTED);
+    hadd(H_QUEUE, now - t_arrival(sg(S_IDX, s)), 1u);
+  }
+}
+
+fn add_to_batch(s: u32, tokens: u32, produces: bool) {
+  ss(S_BTOK, s, tokens);
+  let flags = sg(S_FLAGS, s) & ~F_PRODUCES;
+  ss(S_FLAGS, s, flags | select(0u, F_PRODUCES, produces));
+}
+
+// Recompute preemption: drop all KV, wait again to prefill prompt + generated.
+fn preempt(r: u32, s: u32) {
+  rs(R_USED, r, rg(R_USED, r) - sg(S_BLK, s));
+  ss(S_BLK, s, 0u);
+  ss(S_CTX, s, 0u);
+  ss(S_TGT, s, t_prompt(sg(S_IDX, s)) + sg(S_GEN, s));
+  let flags = sg(S_FLAGS, s);
+  if ((flags & F_PREEMPTED) == 0u) {
+    cnt_add(C_PREEMPTED_REQ, 1u);
+    ss(S_FLAGS, s, flags | F_PREEMPTED);
+  }
+  cnt_add(C_PREEMPTIONS, 1u);
+  waiting_insert(r, s);
+}
+
+// schedule_running's results, in private variables rather than a returned struct.
+var<private> sr_preempted: bool;
+var<private> sr_budget: u32;
+var<private> sr_all_decodes: bool;
+var<private> sr_scheduled: u32;
+
+fn schedule_running(r: u32, budget_in: u32) {
+  var preempted = false;
+  var budget = budget_in;
+  var all_decodes = true;
+  var scheduled = 0u;
+  var m = rg(R_RH, r);
+  loop {
+    tick();
+    if (m == NIL || budget == 0u) { break; }
+    let s = m - 1u;
+    let ctx = sg(S_CTX, s);
+    let tgt = sg(S_TGT, s);
+    let in_prefill = ctx < tgt;
+    var tokens = 1u;
+    if (in_prefill) { tokens = min(tgt - ctx, budget); }
+    let need = ceil_div(ctx + tokens, BS) - sg(S_BLK, s);
+    var self_preempted = false;
+    loop {
+    tick();
+      if (rg(R_USED, r) + need <= KV) { break; }
+      let victim = rg(R_RT, r) - 1u;
+      running_remove(r, victim);
+      preempt(r, victim);
+      preempted = true;
+      if (victim == s) {
+        self_preempted = true;
+        break;
+      }
+    }
+    if (self_preempted) { break; }
+    allocate(r, s, need);
+    add_to_batch(s, tokens, !in_prefill || ctx + tokens == tgt);
+    if (in_prefill) { all_decodes = false; }
+    budget -= tokens;
+    scheduled += 1u;
+    m = sg(S_NEXT, s);
+  }
+  sr_preempted = preempted;
+  sr_budget = budget;
+  sr_all_decodes = all_decodes;
+  sr_scheduled = scheduled;
+}
+
+// vLLM v0: whole prompts while they fit, else one decode step for every running request.
+fn build_prefill_first(r: u32, now: u32) -> bool {
+  var tokens = 0u;
+  var admitted = false;
+  loop {
+    tick();
+    let h = rg(R_WH, r);
+    if (h == NIL) { break; }
+    let s = h - 1u;
+    let need = sg(S_TGT, s);
+    let need_blocks = ceil_div(need, BS);
+    if (rg(R_RN, r) >= MAXSEQS) { break; }
+    if (tokens + need > MAXBATCHED) { break; }
+    if (rg(R_USED, r) + need_blocks + WM > KV) { break; }
+    waiting_remove(r, s);
+    admit(r, s, need_blocks, now);
+    add_to_batch(s, need, true);
+    tokens += need;
+    admitted = true;
+  }
+  if (admitted) { return false; }
+  schedule_running(r, 0xffffffffu);
+  return !sr_preempted;
+}
+
+// vLLM v1 / Sarathi: running requests first within the budget, then new prompt chunks.
+fn build_chunked(r: u32, now: u32) -> bool {
+  schedule_running(r, MAXBATCHED);
+  if (sr_preempted) { return false; }
+  var budget = sr_budget;
+  var admitted = false;
+  loop {
+    tick();
+    let h = rg(R_WH, r);
+    if (h == NIL || budget == 0u || rg(R_RN, r) >= MAXSEQS) { break; }
+    let s = h - 1u;
+    let tgt = sg(S_TGT, s);
+    let chunk = min(tgt, budget);
+    let need_blocks = ceil_div(chunk, BS);
+    if (rg(R_USED, r) + need_blocks + WM > KV) { break; }
+    waiting_remove(r, s);
+    admit(r, s, need_blocks, now);
+    add_to_batch(s, chunk, chunk == tgt);
+    budget -= chunk;
+    admitted = true;
+  }
+  return !admitted && sr_all_decodes && sr_scheduled == rg(R_RN, r);
+}
+
+fn record_iteration(r: u32, duration: u32, new_blocks: u32) {
+  let used = rg(R_USED, r) + new_blocks;
+  rs(R_USED, r, used);
+  hadd(H_KV, used, 1u);
+  cnt_add(C_ITERATIONS, 1u);
+  cnt_add(C_BUSY_US, duration);
+}
+
+fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool {
+  var pure: bool;
+  if (BATCHING_CHUNKED) { pure = build_chunked(r, now); } else { pure = build_prefill_first(r, now); }
+  var n = 0u;
+  var prefill = 0u;
+  var decodes = 0u;
+  var context = 0u;
+  var m = rg(R_RH, r);
+  loop {
+    tick();
+    if (m == NIL) { break; }
+    let s = m - 1u;
+    let bt = sg(S_BTOK, s);
+    if (bt > 0u) {
+      n += 1u;
+      let ctx = sg(S_CTX, s);
+      if (ctx < sg(S_TGT, s)) { prefill += bt; } else { decodes += 1u; }
+      context += ctx + bt;
+    }
+    m = sg(S_NEXT, s);
+  }
+  if (n == 0u) {
+    stop(ST_INTERNAL);
+    return false;
+  }
+  let first_us = iter_us(prefill, decodes, context);
+  record_iteration(r, first_us, 0u);
+  var end = now + first_us;
+  if (end < now) {
+    stop(ST_CLOCK);
+    return false;
+  }
+  rs(R_FEND, r, end);
+  var k = 1u;
+  if (pure && FF_ON) {
+    // Fast-forward: iterations 2..k repeat the first with contexts one token longer each; they end
+    // before the next arrival, complete nobody before the k-th and fit in the free blocks.
+    tick(); // loop entry (gallivm counts it too)
+    for (var b = 0u; b < BS; b++) {
+      tick();
+      lss(LS_RES + b, 0u);
+    }
+    var max_k = 0xffffffffu;
+    m = rg(R_RH, r);
+    loop {
+    tick();
+      if (m == NIL) { break; }
+      let s = m - 1u;
+      max_k = min(max_k, t_output(sg(S_IDX, s)) - sg(S_GEN, s));
+      let q = sg(S_CTX, s) % BS;
+      lss(LS_RES + q, lsg(LS_RES + q) + 1u);
+      m = sg(S_NEXT, s);
+    }
+    var free = KV - rg(R_USED, r);
+    loop {
+    tick();
+      if (k >= max_k) { break; }
+      let dur = iter_us(0u, n, context + k * n);
+      let e2 = end + dur;
+      if (e2 < end) {
+        if (has_next) { break; }
+        stop(ST_CLOCK);
+        return false;
+      }
+      if (has_next && e2 > next_arrival) { break; }
+      let nb = lsg(LS_RES + (BS - (k % BS)) % BS);
+      if (nb > free) { break; }
+      free -= nb;
+      record_iteration(r, dur, nb);
+      hadd(H_ITL, dur, n);
+      end = e2;
+      k += 1u;
+    }
+  }
+  rs(R_K, r, k);
+  rs(R_END, r, end);
+  rs(R_BUSY, r, 1u);
+  return true;
+}
+
+// ---- iteration ends ----
+
+fn complete(r: u32, s: u32, now: u32) {
+  rs(R_USED, r, rg(R_USED, r) - sg(S_BLK, s));
+  ss(S_BLK, s, 0u);
+  rs(R_OUT, r, rg(R_OUT, r) - 1u);
+  let i = sg(S_IDX, s);
+  let output = t_output(i);
+  let arrival = t_arrival(i);
+  let first = sg(S_FIRST, s);
+  cnt_add(C_COMPLETED, 1u);
+  cnt_add(C_OUTPUT_TOKENS, output);
+  hadd(H_E2E, now - arrival, 1u);
+  var tpot_ok = true;
+  if (output > 1u) {
+    let tpot = (now - first) / (output - 1u);
+    hadd(H_TPOT, tpot, 1u);
+    tpot_ok = tpot <= pg(P_SLO_TPOT);
+  }
+  let ttft_ok = first - arrival <= pg(P_SLO_TTFT);
+  if (ttft_ok) { cnt_add(C_TTFT_MET, 1u); }
+  if (tpot_ok) { cnt_add(C_TPOT_MET, 1u); }
+  if (ttft_ok && tpot_ok) { cnt_add(C_SLO_MET, 1u); }
+  let w = LS_CNT + 2u * C_MAKESPAN;
+  if (now > lsg(w)) { lss(w, now); }
+}
+
+fn finish_iteration(r: u32, now: u32) {
+  let k = rg(R_K, r);
+  let first_end = rg(R_FEND, r);
+  // Batch members are exactly the running requests with S_BTOK > 0; order does not matter here.
+  var m = rg(R_RH, r);
+  loop {
+    tick();
+    if (m == NIL) { break; }
+    let s = m - 1u;
+    let next = sg(S_NEXT, s);
+    let bt = sg(S_BTOK, s);
+    if (bt > 0u) {
+      ss(S_BTOK, s, 0u);
+      let ctx = sg(S_CTX, s) + bt * k;
+      ss(S_CTX, s, ctx);
+      if (k > 1u) { ss(S_BLK, s, ceil_div(ctx, BS)); }
+      var flags = sg(S_FLAGS, s);
+      if ((flags & F_PRODUCES) != 0u) {
+        flags &= ~F_PRODUCES;
+        let i = sg(S_IDX, s);
+        if ((flags & F_FIRST) == 0u) {
+          flags |= F_FIRST;
+          ss(S_FIRST, s, first_end);
+          hadd(H_TTFT, first_end - t_arrival(i), 1u);
+        } else {
+          hadd(H_ITL, first_end - sg(S_LAST, s), 1u);
+        }
+        ss(S_FLAGS, s, flags);
+        let gen = sg(S_GEN, s) + k;
+        ss(S_GEN, s, gen);
+        ss(S_LAST, s, now);
+        if (gen == t_output(i)) {
+          complete(r, s, now);
+          running_remove(r, s);
+          slot_free(s);
+        }
+      }
+    }
+    m = next;
+  }
+  rs(R_BUSY, r, 0u);
+}
+
+// ---- one event instant: iteration ends (by replica), arrivals (by index), idle replicas start ----
+
+fn step() -> bool {
+  var next = lsg(LS_NEXT);
+  var now = 0u;
+  var any = false;
+  if (next < TLEN) {
+    now = t_arrival(next);
+    any = true;
+  }
+  tick(); // loop entry (gallivm counts it too)
+  for (var r = 0u; r < REPLICAS; r++) {
+    tick();
+    if (rg(R_BUSY, r) != 0u) {
+      let e = rg(R_END, r);
+      if (!any || e < now) {
+        now = e;
+        any = true;
+      }
+    }
+  }
+  if (!any) {
+    stop(ST_DONE);
+    return false;
+  }
+  tick(); // loop entry (gallivm counts it too)
+  for (var r = 0u; r < REPLICAS; r++) {
+    tick();
+    if (rg(R_BUSY, r) != 0u && rg(R_END, r) == now) { finish_iteration(r, now); }
+  }
+  loop {
+    tick();
+    if (next >= TLEN || t_arrival(next) != now) { break; }
+    if (!arrive(next)) { return false; }
+    next += 1u;
+  }
+  lss(LS_NEXT, next);
+  let has_next = next < TLEN;
+  var next_arrival = 0u;
+  if (has_next) { next_arrival = t_arrival(next); }
+  tick(); // loop entry (gallivm counts it too)
+  for (var r = 0u; r < REPLICAS; r++) {
+    tick();
+    if (rg(R_BUSY, r) == 0u && (rg(R_WN, r) > 0u || rg(R_RN, r) > 0u)) {
+      if (!start_iteration(r, now, has_next, next_arrival)) { return false; }
+    }
+  }
+  return true;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  lane = gid.x;
+  L = U.lanes;
+  if (lane >= L) { return; }
+  if (lsg(LS_STATUS) != 0u) { return; }
+  TOFF = pg(P_TRACE_OFF);
+  TLEN = pg(P_TRACE_LEN);
+  REPLICAS = pg(P_REPLICAS);
+  SEED = pg(P_SEED);
+  KV = pg(P_KV);
+  BS = pg(P_BS);
+  MAXSEQS = pg(P_MAXSEQS);
+  MAXBATCHED = pg(P_MAXBATCHED);
+  MAXLEN = pg(P_MAXLEN);
+  WM = pg(P_WM);
+  ticks = 0u;
+  tick(); // loop entry (gallivm counts it too)
+  for (var k = 0u; k < U.steps; k++) {
+    tick();
+    if (LOOP_LIMITED && ticks > TICK_START_MAX) { break; }
+    if (!step()) { break; }
+  }
+  if (LOOP_LIMITED && !loop_limit_intact()) {
+    stop(ST_LOOP_LIMIT);
+    return;
+  }
+  if (lsg(LS_STATUS) == 0u) { atomicAdd(&live[0], 1u); }
+}

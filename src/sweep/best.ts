@@ -1,0 +1,166 @@
+// Questions about a result set: arbitrary SQL (`schedlab query`), the best configurations under
+// constraints, and the Pareto front of two metrics (`schedlab best`).
+import { ConfigError } from '../model/profile.js';
+import { renderTable } from '../report/table.js';
+import { openResults, queryRows, type Row } from './results.js';
+import type { Value } from './spec.js';
+
+export type Direction = 'min' | 'max';
+
+export interface Constraint {
+  column: string;
+  op: '<=' | '<' | '>=' | '>' | '=' | '!=';
+  value: number | string;
+}
+
+/** Metrics where more is better; everything else defaults to min. */
+export function defaultDirection(column: string): Direction {
+  return /throughput|attainment|requests_per_s|tokens_per_s|completed/.test(column) ? 'max' : 'min';
+}
+
+function checkColumn(name: string, columns: string[], what: string): string {
+  if (!columns.includes(name)) throw new ConfigError(`${what}: unknown column "${name}"; valid: ${columns.join(', ')}`);
+  return name;
+}
+
+export function parseObjective(text: string, columns: string[]): { column: string; direction: Direction } {
+  const [name, dir] = text.split(':');
+  if (dir !== undefined && dir !== 'min' && dir !== 'max') throw new ConfigError(`--objective ${text}: direction must be min or max`);
+  return { column: checkColumn(name.trim(), columns, '--objective'), direction: (dir as Direction | undefined) ?? defaultDirection(name) };
+}
+
+export function parseConstraint(text: string, columns: string[]): Constraint {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|!=|==|=|<|>)\s*(.+?)\s*$/.exec(text);
+  if (!m) throw new ConfigError(`--constraint "${text}": expected "<column> <op> <value>" with op one of <=, <, >=, >, =, !=`);
+  const column = checkColumn(m[1], columns, `--constraint "${text}"`);
+  const raw = m[3].replace(/^(['"])(.*)\1$/, '$2');
+  const n = Number(raw);
+  return { column, op: (m[2] === '==' ? '=' : m[2]) as Constraint['op'], value: raw !== '' && Number.isFinite(n) ? n : raw };
+}
+
+function sqlValue(v: number | string): string {
+  return typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`;
+}
+
+function whereClause(constraints: Constraint[]): string {
+  return constraints.length ? `WHERE ${constraints.map((c) => `"${c.column}" ${c.op} ${sqlValue(c.value)}`).join(' AND ')}` : '';
+}
+
+/** Rows on the Pareto front of two objectives, sorted by the first. Ties keep the lower config index. */
+export function paretoFront(rows: Row[], a: { column: string; direction: Direction }, b: { column: string; direction: Direction }): Row[] {
+  const sign = (d: Direction) => (d === 'min' ? 1 : -1);
+  const key = (r: Row, o: { column: string; direction: Direction }) => sign(o.direction) * (r[o.column] as number);
+  const usable = rows.filter((r) => typeof r[a.column] === 'number' && typeof r[b.column] === 'number');
+  usable.sort((x, y) => key(x, a) - key(y, a) || key(x, b) - key(y, b) || (x.config_index as number) - (y.config_index as number));
+  const front: Row[] = [];
+  let bestB = Infinity;
+  for (const r of usable) {
+    const vb = key(r, b);
+    if (vb < bestB) {
+      front.push(r);
+      bestB = vb;
+    }
+  }
+  return front;
+}
+
+/** Columns worth showing next to a chosen metric: the parameters that vary in the set. */
+async function varyingParams(conn: Parameters<typeof queryRows>[0], columns: string[]): Promise<string[]> {
+  const metricsStart = columns.indexOf('requests');
+  const params = columns.slice(2, metricsStart < 0 ? columns.length : metricsStart).filter((c) => c !== 'trace_path');
+  if (params.length === 0) return [];
+  const { rows } = await queryRows(conn, `SELECT ${params.map((p) => `COUNT(DISTINCT "${p}") AS "${p}"`).join(', ')} FROM results`);
+  return params.filter((p) => (rows[0][p] as number) > 1);
+}
+
+function fmt(v: Value): string {
+  if (v === null) return '';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
+  return String(v);
+}
+
+export function formatRows(columns: string[], rows: Row[]): string {
+  return renderTable(columns, rows.map((r) => columns.map((c) => fmt(r[c] ?? null))));
+}
+
+export interface BestOptions {
+  objective?: string;
+  constraint?: string[];
+  pareto?: string;
+  limit?: number;
+  json?: boolean;
+}
+
+export interface BestResult {
+  columns: string[];
+  rows: Row[];
+  /** Rows satisfying the constraints. */
+  feasible: number;
+  total: number;
+}
+
+export async function best(dir: string, o: BestOptions): Promise<BestResult> {
+  if (!o.objective && !o.pareto) throw new ConfigError('best: give --objective <metric>[:min|max] or --pareto <metricA>,<metricB>');
+  const db = await openResults(dir);
+  try {
+    const constraints = (o.constraint ?? []).map((c) => parseConstraint(c, db.columns));
+    const where = whereClause(constraints);
+    const total = (await queryRows(db.conn, 'SELECT COUNT(*) AS n FROM results')).rows[0].n as number;
+    const feasibleRows = (await queryRows(db.conn, `SELECT * FROM results ${where} ORDER BY config_index`)).rows;
+    const shown = await varyingParams(db.conn, db.columns);
+    const constraintCols = constraints.map((c) => c.column);
+    if (o.pareto) {
+      const parts = o.pareto.split(',');
+      if (parts.length !== 2) throw new ConfigError(`--pareto ${o.pareto}: give two metrics, e.g. throughput_output_tokens_per_s,ttft_ms_p99`);
+      const a = parseObjective(parts[0], db.columns);
+      const b = parseObjective(parts[1], db.columns);
+      const front = paretoFront(feasibleRows, a, b);
+      const cols = unique(['config_index', ...shown, a.column, b.column, ...constraintCols]);
+      return { columns: cols, rows: front.slice(0, o.limit ?? front.length).map((r) => pick(r, cols)), feasible: feasibleRows.length, total };
+    }
+    const obj = parseObjective(o.objective!, db.columns);
+    const sorted = [...feasibleRows].sort((x, y) => {
+      const d = ((x[obj.column] as number) - (y[obj.column] as number)) * (obj.direction === 'min' ? 1 : -1);
+      return d || (x.config_index as number) - (y.config_index as number);
+    });
+    const cols = unique(['config_index', ...shown, obj.column, ...constraintCols]);
+    return { columns: cols, rows: sorted.slice(0, o.limit ?? 10).map((r) => pick(r, cols)), feasible: feasibleRows.length, total };
+  } finally {
+    db.close();
+  }
+}
+
+function unique(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
+
+function pick(r: Row, cols: string[]): Row {
+  return Object.fromEntries(cols.map((c) => [c, r[c] ?? null]));
+}
+
+export async function bestCommand(dir: string, o: BestOptions): Promise<BestResult> {
+  const r = await best(dir, o);
+  if (o.json) {
+    process.stdout.write(JSON.stringify(r.rows, null, 2) + '\n');
+  } else {
+    process.stdout.write(`${r.feasible} of ${r.total} configurations meet the constraints\n`);
+    if (r.rows.length) process.stdout.write(formatRows(r.columns, r.rows) + '\n');
+    else process.stdout.write('no configuration meets the constraints\n');
+  }
+  return r;
+}
+
+export async function query(dir: string, sql: string): Promise<{ columns: string[]; rows: Row[] }> {
+  const db = await openResults(dir);
+  try {
+    return await queryRows(db.conn, sql);
+  } finally {
+    db.close();
+  }
+}
+
+export async function queryCommand(dir: string, sql: string, o: { json?: boolean } = {}): Promise<{ columns: string[]; rows: Row[] }> {
+  const r = await query(dir, sql);
+  process.stdout.write(o.json ? JSON.stringify(r.rows, null, 2) + '\n' : formatRows(r.columns, r.rows) + '\n');
+  return r;
+}

@@ -1,0 +1,85 @@
+// Differential test of the GPU engine: random configurations (every router and scheduler, memory
+// pressure, preemption storms, bursts, same-instant ties) on the bundled Azure trace, GPU record
+// against CPU record field for field. Fails (does not skip) when no WebGPU adapter is found.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { firstDifference } from '../../src/metrics/record.js';
+import { resolveProfile } from '../../src/model/profile.js';
+import { runCpuJob } from '../../src/sim/cpu/pool.js';
+import { compareJobs, randomJobs } from '../../src/sim/compare.js';
+import { releaseDevice, requireDevice } from '../../src/sim/gpu/device.js';
+import { runGpuJobs } from '../../src/sim/gpu/engine.js';
+import type { Job } from '../../src/sim/job.js';
+import { loadTrace } from '../../src/trace/readers.js';
+import { makeTrace } from '../helpers.js';
+
+const seed = Number(process.env.SCHEDLAB_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
+const count = Number(process.env.SCHEDLAB_TEST_CONFIGS ?? 200);
+console.log(`engine differential test seed ${seed}, ${count} configurations (replay with SCHEDLAB_TEST_SEED=${seed})`);
+
+beforeAll(async () => {
+  const gpu = await requireDevice(); // throws: no adapter fails the test
+  console.log(`GPU backend: ${gpu.description}`);
+});
+afterAll(async () => {
+  await releaseDevice();
+});
+
+describe('GPU engine equals the CPU reference', () => {
+  it(`${count} random configurations on the Azure trace`, async () => {
+    const trace = loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname);
+    const jobs = randomJobs(trace, count, seed);
+    const { rows, gpuSeconds, cpuSeconds, backend } = await compareJobs(jobs);
+    const bad = rows.filter((r) => !r.equal);
+    const fellBack = rows.filter((r) => r.engine === 'cpu');
+    console.log(
+      `${backend}: ${rows.length - bad.length}/${rows.length} equal, ${fellBack.length} fell back to the CPU ` +
+        `(${[...new Set(fellBack.map((r) => r.fallback))].join('; ') || 'none'}); GPU ${gpuSeconds.toFixed(1)} s, CPU ${cpuSeconds.toFixed(1)} s`,
+    );
+    for (const r of bad.slice(0, 10)) {
+      const j = jobs[r.index];
+      console.log(`config ${r.index}: ${j.spec.router.name} x ${j.spec.scheduler.name}, ${j.spec.replicas} replicas: ${r.difference}`);
+    }
+    expect(bad.map((r) => `config ${r.index}: ${r.difference}`)).toEqual([]);
+    // Fallbacks are exact (CPU) but must stay rare: they come from slot-table overflow under overload.
+    expect(fellBack.length).toBeLessThanOrEqual(Math.ceil(rows.length * 0.2));
+  });
+
+  it('fast-forward off gives the same records, and tiny limits fall back instead of corrupting', async () => {
+    const trace = makeTrace([
+      [0, 5, 3],
+      [0, 10, 4],
+      [1000, 3, 10],
+      [2500, 20, 2],
+      [2500, 7, 7],
+      [9000, 4, 30],
+      [9000, 40, 1],
+      [9001, 2, 25],
+    ]);
+    const jobs: Job[] = [];
+    // Three families only: each new shader variant costs a cold compile on the software adapter.
+    for (const [router, scheduler] of [
+      ['round-robin', 'vllm-fcfs'],
+      ['least-kv', 'chunked-prefill'],
+      ['power-of-two', 'sjf'],
+    ])
+      for (const replicas of [1, 3])
+          jobs.push({
+            trace,
+            spec: {
+              replicas,
+              router: { name: router },
+              scheduler: { name: scheduler, params: { watermarkPermille: 0 } },
+              profile: resolveProfile('tiny-test', { maxModelLen: 64, maxBatchedTokens: scheduler === 'chunked-prefill' ? 8 : 64 }),
+              seed: 11,
+            },
+          });
+    const noFf = await runGpuJobs(jobs, { fastForward: false });
+    const tinySlots = await runGpuJobs(jobs, { slotCapacity: 2 });
+    jobs.forEach((job, i) => {
+      const cpu = runCpuJob(job).raw;
+      expect(firstDifference(cpu, noFf.results[i].raw), `job ${i} without fast-forward`).toBeNull();
+      expect(firstDifference(cpu, tinySlots.results[i].raw), `job ${i} with 2 slots`).toBeNull();
+    });
+    expect(tinySlots.results.some((r) => r.fallback?.startsWith('slot table full'))).toBe(true);
+  });
+});
