@@ -8,15 +8,13 @@
 // previous row predicts that they fit the budget, else a prefix of the grid, extrapolated linearly
 // (the row says so; on a real GPU, where lanes run in parallel, that over-estimates).
 import { availableParallelism } from 'node:os';
-import { resolveProfile } from '../src/model/profile.js';
-import { ROUTER_NAMES } from '../src/policy/router/index.js';
-import { SCHEDULER_NAMES } from '../src/policy/engine/index.js';
 import { runCpuJobs } from '../src/sim/cpu/pool.js';
+import { gridJobs as gridLanes } from '../src/sim/compare.js';
 import { releaseDevice, requireDevice } from '../src/sim/gpu/device.js';
 import { runGpuJobs } from '../src/sim/gpu/engine.js';
 import type { Job } from '../src/sim/job.js';
 import { loadTrace } from '../src/trace/readers.js';
-import { scaleTrace, windowTrace, type Trace } from '../src/trace/trace.js';
+import { windowTrace } from '../src/trace/trace.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
@@ -32,22 +30,7 @@ const log = (s: string) => {
 };
 
 const base = windowTrace(loadTrace(new URL('../traces/azure-conv-2023.csv', import.meta.url).pathname), 0, windowS);
-const scales = [1, 2, 4];
-const traces = new Map<number, Trace>(scales.map((s) => [s, scaleTrace(base, s)]));
-const profile = resolveProfile('llama3-8b-h100');
-
-function gridJobs(n: number): Job[] {
-  const jobs: Job[] = [];
-  for (let i = 0; jobs.length < n; i++) {
-    const router = ROUTER_NAMES[i % ROUTER_NAMES.length];
-    const scheduler = SCHEDULER_NAMES[Math.floor(i / ROUTER_NAMES.length) % SCHEDULER_NAMES.length];
-    const k = Math.floor(i / (ROUTER_NAMES.length * SCHEDULER_NAMES.length));
-    const scale = scales[k % scales.length];
-    const replicas = [2, 4, 8][Math.floor(k / scales.length) % 3];
-    jobs.push({ trace: traces.get(scale)!, spec: { replicas, router: { name: router }, scheduler: { name: scheduler }, profile, seed: k } });
-  }
-  return jobs;
-}
+const gridJobs = (n: number) => gridLanes(base, n);
 
 async function timeIt<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -69,7 +52,7 @@ async function cpuSeconds(jobs: Job[], threads: number): Promise<{ s: number; me
 
 const gpu = await requireDevice();
 const threads = availableParallelism();
-log(`backend ${gpu.description}; CPU ${threads} thread(s); trace window ${windowS} s (${base.arrivalUs.length} requests) at rate scales ${scales.join(', ')}`);
+log(`backend ${gpu.description}; CPU ${threads} thread(s); trace window ${windowS} s (${base.arrivalUs.length} requests) at rate scales 1, 2, 4`);
 log('lanes | sim requests | GPU s | CPU 1-thread s | CPU all-cores s | configs x requests / s (GPU, CPU1, CPUall) | GPU speed-up vs 1 thread, vs all cores');
 const rows: Record<string, unknown>[] = [];
 let gpuPerLane = NaN;

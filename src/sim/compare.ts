@@ -2,7 +2,7 @@
 // toward the hard cases (memory pressure, preemption storms, bursts, same-instant ties), run on
 // both engines and compared field for field.
 import { firstDifference } from '../metrics/record.js';
-import { ConfigError, PROFILE_NAMES, resolveProfile, type ServingProfile } from '../model/profile.js';
+import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, type ServingProfile } from '../model/profile.js';
 import { SCHEDULER_NAMES, engineScheduler } from '../policy/engine/index.js';
 import { ROUTER_NAMES } from '../policy/router/index.js';
 import { draw } from '../rng.js';
@@ -115,6 +115,26 @@ export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
       throw e;
     }
     jobs.push({ trace: jobTrace, spec });
+  }
+  return jobs;
+}
+
+/**
+ * The benchmark's lanes: a grid of every router x scheduler, then rate scales 1, 2, 4, then
+ * 2, 4, 8 replicas, then seeds, over one base trace on the default profile. Jobs with the same
+ * rate scale share one Trace object (and its rows on the GPU).
+ */
+export function gridJobs(base: Trace, count: number): Job[] {
+  const scales = [1, 2, 4];
+  const traces = scales.map((s) => scaleTrace(base, s));
+  const profile = resolveProfile(DEFAULT_PROFILE);
+  const jobs: Job[] = [];
+  for (let i = 0; jobs.length < count; i++) {
+    const router = ROUTER_NAMES[i % ROUTER_NAMES.length];
+    const scheduler = SCHEDULER_NAMES[Math.floor(i / ROUTER_NAMES.length) % SCHEDULER_NAMES.length];
+    const k = Math.floor(i / (ROUTER_NAMES.length * SCHEDULER_NAMES.length));
+    const replicas = [2, 4, 8][Math.floor(k / scales.length) % 3];
+    jobs.push({ trace: traces[k % scales.length], spec: { replicas, router: { name: router }, scheduler: { name: scheduler }, profile, seed: k } });
   }
   return jobs;
 }
