@@ -1,56 +1,19 @@
 // schedlab command line. Exit codes: 0 success, 1 failure (or compare found differences), 2 bad input or config.
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { writeFileSync, renameSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { addTraceOptions, BUNDLED_TRACE, int, jsonObject, positive, prepareTrace, type TraceOptions } from './cli-options.js';
 import { DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, ConfigError, type ProfileOverrides } from './model/profile.js';
 import { summarizeRaw, type MetricsSummary } from './metrics/record.js';
 import { SCHEDULER_NAMES } from './policy/engine/index.js';
 import { ROUTER_NAMES } from './policy/router/index.js';
 import { formatSummaryTable, formatComparison } from './report/table.js';
 import { simulate, type PerRequestRows } from './sim/cpu/simulator.js';
-import { runJobs } from './sim/engine.js';
+import { registerEngineCommands } from './sim/commands.js';
+import { releaseEngines, runJobs } from './sim/engine.js';
+import { registerSweepCommands } from './sweep/commands.js';
 import type { EngineChoice, Job } from './sim/job.js';
 import { resolveLane, type LaneSpec } from './sim/lane.js';
 import { startProgress } from './report/progress.js';
-import { loadTrace, TRACE_FORMATS } from './trace/readers.js';
-import { isSyntheticSpec, parseSyntheticSpec } from './trace/synthetic.js';
-import { scaleTrace, windowTrace, type Trace } from './trace/trace.js';
-
-export const BUNDLED_TRACE = new URL('../traces/azure-conv-2023.csv', import.meta.url).pathname;
-
-const int = (flag: string, min = 0) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got "${value}"`);
-  return n;
-};
-const positive = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a positive number, got "${value}"`);
-  return n;
-};
-const nonNegative = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number >= 0, got "${value}"`);
-  return n;
-};
-const jsonObject = (flag: string) => (value: string) => {
-  try {
-    const v = JSON.parse(value);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch {
-    throw new InvalidArgumentError(`${flag} must be a JSON object such as '{"watermarkPermille": 20}', got "${value}"`);
-  }
-};
-
-interface TraceOptions {
-  trace: string;
-  format: string;
-  start: number;
-  duration?: number;
-  rateScale: number;
-  skipBadRows?: boolean;
-}
+import { writeAtomic } from './write-atomic.js';
 
 interface ClusterOptions {
   replicas: number;
@@ -67,16 +30,6 @@ interface ClusterOptions {
   seed: number;
   sloTtftMs: number;
   sloTpotMs: number;
-}
-
-function addTraceOptions(cmd: Command, defaultTrace?: string): Command {
-  return cmd
-    .option('--trace <file>', 'trace file (CSV or JSONL), or a synthetic spec such as poisson:rate=5,duration=600,seed=1', defaultTrace)
-    .addOption(new Option('--format <format>', 'trace format').choices(['auto', ...TRACE_FORMATS]).default('auto'))
-    .option('--start <seconds>', 'window start in original trace time', nonNegative('--start'), 0)
-    .option('--duration <seconds>', 'window length in original trace time (default: to the end)', positive('--duration'))
-    .option('--rate-scale <x>', 'multiply the arrival rate (2 = twice the load)', positive('--rate-scale'), 1)
-    .option('--skip-bad-rows', 'skip malformed rows and count them instead of failing');
 }
 
 function addClusterOptions(cmd: Command): Command {
@@ -97,27 +50,6 @@ function addClusterOptions(cmd: Command): Command {
     .option('--slo-tpot-ms <ms>', 'TPOT target for SLO attainment', positive('--slo-tpot-ms'), 100);
 }
 
-function prepareTrace(o: TraceOptions): { trace: Trace; config: Record<string, unknown> } {
-  const loaded = isSyntheticSpec(o.trace)
-    ? parseSyntheticSpec(o.trace)
-    : loadTrace(resolve(o.trace), { format: o.format as never, skipBadRows: o.skipBadRows });
-  const trace = scaleTrace(windowTrace(loaded, o.start, o.duration ?? Infinity), o.rateScale);
-  if (trace.arrivalUs.length === 0) throw new ConfigError(`trace ${o.trace}: the window [${o.start} s, +${o.duration ?? '∞'} s) holds no request`);
-  return {
-    trace,
-    config: {
-      path: o.trace,
-      format: o.format,
-      start_s: o.start,
-      duration_s: o.duration ?? null,
-      rate_scale: o.rateScale,
-      skip_bad_rows: Boolean(o.skipBadRows),
-      requests: trace.arrivalUs.length,
-      skipped_rows: loaded.skippedRows,
-    },
-  };
-}
-
 function laneSpec(o: ClusterOptions): LaneSpec {
   const overrides: ProfileOverrides = {
     kvBlocks: o.kvBlocks,
@@ -134,13 +66,6 @@ function laneSpec(o: ClusterOptions): LaneSpec {
     seed: o.seed,
     slo: { ttftMs: o.sloTtftMs, tpotMs: o.sloTpotMs },
   };
-}
-
-/** Writes a file completely or not at all. */
-export function writeAtomic(path: string, data: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 function perRequestCsv(rows: PerRequestRows): string {
@@ -262,16 +187,16 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action((o) => demoCommand(o));
 
-  registerExtraCommands(program);
+  registerEngineCommands(program);
+  registerSweepCommands(program);
   return program;
 }
 
-/** Commands implemented in other modules (GPU comparison, sweeps) register here. */
-function registerExtraCommands(program: Command): void {
-  void program;
-}
 
 export async function main(argv = process.argv): Promise<number> {
+  // Commands set process.exitCode (compare: 1 when records differ); main() owns it and returns it.
+  const outer = process.exitCode;
+  process.exitCode = undefined;
   try {
     await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -286,8 +211,15 @@ export async function main(argv = process.argv): Promise<number> {
       process.stderr.write(`schedlab: ${err.message}\n`);
       return 2;
     }
+    if (err.name === 'GpuEngineError') {
+      process.stderr.write(`schedlab: ${err.message}\n`);
+      return 1;
+    }
     process.stderr.write(`schedlab: ${err.stack ?? err.message}\n`);
     return 1;
+  } finally {
+    process.exitCode = outer;
+    await releaseEngines();
   }
 }
 

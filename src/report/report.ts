@@ -1,7 +1,8 @@
 // `schedlab report <dir>`: one self-contained HTML page (inline SVG plots, inline CSS and JS, no
 // network) summarising a sweep's result set.
 import { join } from 'node:path';
-import { readAllRows, readManifest, writeAtomic, type Manifest, type Row } from '../sweep/results.js';
+import { readAllRows, readManifest, type Manifest, type Row } from '../sweep/results.js';
+import { writeAtomic } from '../write-atomic.js';
 import type { Value } from '../sweep/spec.js';
 import { buildPlots, type Plot } from './plots.js';
 

@@ -151,18 +151,25 @@ export interface CompareRow {
 /** Runs jobs on both engines and compares every record field for field. */
 export async function compareJobs(
   jobs: Job[],
-  opts: { threads?: number; slotCapacity?: number; stepsPerDispatch?: number } = {},
-): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string }> {
+  opts: { threads?: number; slotCapacity?: number; stepsPerDispatch?: number; onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void } = {},
+): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
   const { runGpuJobs } = await import('./gpu/engine.js');
+  const threads = opts.threads ?? defaultThreads();
+  const progress = opts.onProgress;
   let t0 = performance.now();
-  const gpu = await runGpuJobs(jobs, { slotCapacity: opts.slotCapacity, stepsPerDispatch: opts.stepsPerDispatch });
+  const gpu = await runGpuJobs(jobs, {
+    slotCapacity: opts.slotCapacity,
+    stepsPerDispatch: opts.stepsPerDispatch,
+    threads,
+    onProgress: progress && ((done, total) => progress('gpu', done, total)),
+  });
   const gpuSeconds = (performance.now() - t0) / 1000;
   t0 = performance.now();
-  const cpu = await runCpuJobs(jobs, opts.threads ?? defaultThreads());
+  const cpu = await runCpuJobs(jobs, threads, progress && ((done, total) => progress('cpu', done, total)));
   const cpuSeconds = (performance.now() - t0) / 1000;
   const rows = jobs.map((_, index) => {
     const difference = firstDifference(cpu[index].raw, gpu.results[index].raw);
     return { index, equal: difference === null, difference, engine: gpu.results[index].engine, fallback: gpu.results[index].fallback };
   });
-  return { rows, gpuSeconds, cpuSeconds, backend: gpu.backend.description };
+  return { rows, gpuSeconds, cpuSeconds, backend: gpu.backend.description, cpuThreads: Math.min(threads, jobs.length) };
 }

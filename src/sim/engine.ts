@@ -1,25 +1,73 @@
-// Picks the engine for a batch of jobs: --engine auto tries the GPU engine and falls back to the
-// CPU reference on worker threads, saying why; gpu and cpu force one.
+// Picks the engine for a batch of jobs. --engine gpu forces the GPU engine on whatever adapter
+// exists (Vulkan, else the software GL ES adapter) and fails if there is none; cpu forces the CPU
+// reference on worker threads; auto runs the GPU engine on a hardware adapter and the CPU
+// reference otherwise, saying why (on a software adapter the CPU reference is the faster of the
+// two: docs/benchmarks.md).
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
 import type { BackendInfo, Job, JobResult, RunOptions } from './job.js';
 
-export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
-  const choice = options.engine ?? 'auto';
-  if (choice !== 'cpu') {
-    try {
-      const gpu = await import('./gpu/engine.js');
-      return await gpu.runGpuJobs(jobs, { onProgress: options.onProgress });
-    } catch (e) {
-      if (choice === 'gpu') throw new Error(`GPU engine unavailable: ${(e as Error).message}`);
-      const threads = options.threads ?? defaultThreads();
-      const results = await runCpuJobs(jobs, threads, options.onProgress);
-      return {
-        results,
-        backend: { engine: 'cpu', description: `cpu: ${Math.min(threads, jobs.length)} thread(s)`, note: `GPU engine not used: ${(e as Error).message}` },
-      };
-    }
-  }
+let gpuLoaded = false;
+
+/** The GPU engine could not run (no adapter, shader compile error, lost device): exit 1, no stack. */
+export class GpuEngineError extends Error {
+  override name = 'GpuEngineError';
+}
+
+/** Whether a backend description names a software adapter (Mesa llvmpipe / lavapipe, SwiftShader). */
+export function isSoftwareAdapter(description: string): boolean {
+  return /^opengles:|llvmpipe|lavapipe|swiftshader/i.test(description);
+}
+
+async function cpu(jobs: Job[], options: RunOptions, note?: string) {
   const threads = options.threads ?? defaultThreads();
   const results = await runCpuJobs(jobs, threads, options.onProgress);
-  return { results, backend: { engine: 'cpu', description: `cpu: ${Math.min(threads, jobs.length)} thread(s)` } };
+  const backend: BackendInfo = { engine: 'cpu', description: `cpu: ${Math.min(threads, jobs.length)} thread(s)` };
+  if (note) backend.note = note;
+  return { results, backend };
+}
+
+export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
+  const choice = options.engine ?? 'auto';
+  if (choice === 'cpu') return cpu(jobs, options);
+  let gpu: typeof import('./gpu/engine.js');
+  try {
+    const { acquireDevice } = await import('./gpu/device.js');
+    gpuLoaded = true;
+    const device = await acquireDevice();
+    if (!device.ok) throw new Error(`no WebGPU adapter (${device.reason})`);
+    if (choice === 'auto' && isSoftwareAdapter(device.gpu.description)) {
+      return cpu(jobs, options, `software adapter ${device.gpu.description} found; auto uses the faster CPU reference there (--engine gpu forces it)`);
+    }
+    gpu = await import('./gpu/engine.js');
+  } catch (e) {
+    if (choice === 'gpu') throw new GpuEngineError(`GPU engine unavailable: ${(e as Error).message}`);
+    return cpu(jobs, options, `GPU engine not used: ${(e as Error).message}`);
+  }
+  try {
+    return await gpu.runGpuJobs(jobs, { onProgress: options.onProgress, threads: options.threads });
+  } catch (e) {
+    // A shader compile error or a lost device: say so; auto still delivers results.
+    if (choice === 'gpu') throw new GpuEngineError(`GPU engine failed: ${(e as Error).message}`);
+    process.stderr.write(`schedlab: GPU engine failed, running the CPU reference instead: ${(e as Error).message}\n`);
+    return cpu(jobs, options, `GPU engine failed: ${(e as Error).message}`);
+  }
+}
+
+/** The GPU engine on whatever adapter exists (compare, bench), or a GpuEngineError saying why not. */
+export async function requireGpuEngine(): Promise<typeof import('./gpu/engine.js')> {
+  gpuLoaded = true;
+  try {
+    const { requireDevice } = await import('./gpu/device.js');
+    await requireDevice();
+    return await import('./gpu/engine.js');
+  } catch (e) {
+    throw new GpuEngineError(`GPU engine unavailable: ${(e as Error).message}`);
+  }
+}
+
+/** Hands the WebGPU device back (if one was opened) so that the process can exit cleanly. */
+export async function releaseEngines(): Promise<void> {
+  if (!gpuLoaded) return;
+  const { releaseDevice } = await import('./gpu/device.js');
+  await releaseDevice();
 }

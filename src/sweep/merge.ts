@@ -3,7 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../model/profile.js';
-import { FILES, readAllRows, readManifest, writeAtomic, writeResults, type Manifest, type Row } from './results.js';
+import { FILES, readAllRows, readManifest, writeResults, type Manifest, type Row } from './results.js';
+import { writeAtomic } from '../write-atomic.js';
 
 export async function mergeShards(dirs: string[], out: string): Promise<{ rows: number; manifest: Manifest }> {
   if (dirs.length === 0) throw new ConfigError('merge: name at least one shard directory');

@@ -147,12 +147,6 @@ export function readManifest(dir: string): Manifest {
   }
 }
 
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 // ---- CSV and Parquet ----
 
 function csvField(v: Value | undefined): string {

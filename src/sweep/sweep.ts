@@ -12,7 +12,8 @@ import { loadTrace } from '../trace/readers.js';
 import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
 import { runJobs } from './execute.js';
 import { expandSpec, hashOf, type SweepConfig, type TraceRef } from './expand.js';
-import { appendJournal, columnsFor, FILES, makeRow, readJournal, readManifest, writeAtomic, writeResults, type Manifest, type Row } from './results.js';
+import { appendJournal, columnsFor, FILES, makeRow, readJournal, readManifest, writeResults, type Manifest, type Row } from './results.js';
+import { writeAtomic } from '../write-atomic.js';
 import { parseShard, selectShard, type Shard } from './shard.js';
 import { loadSpec } from './spec.js';
 
@@ -65,6 +66,13 @@ class TraceCache {
     }
     return t;
   }
+}
+
+/** Every configuration of a spec with its prepared trace, for running outside a sweep (compare). */
+export function specJobs(specPath: string): { configs: SweepConfig[]; jobs: Job[] } {
+  const { configs } = expandSpec(loadSpec(specPath));
+  const traces = new TraceCache();
+  return { configs, jobs: configs.map((c) => ({ trace: traces.get(c.trace, c), spec: c.lane })) };
 }
 
 interface Reporter {
