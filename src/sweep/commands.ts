@@ -2,7 +2,8 @@
 //   import { registerSweepCommands } from './sweep/commands.js';
 //   function registerExtraCommands(program: Command) { registerSweepCommands(program); }
 // ConfigError from any of them means bad input (exit 2), as elsewhere in the CLI.
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { int } from '../cli-options.js';
 import { reportCommand } from '../report/report.js';
 import { bestCommand } from './best.js';
 import { queryCommand } from './best.js';
@@ -15,11 +16,7 @@ export { bestCommand, queryCommand } from './best.js';
 export { reportCommand } from '../report/report.js';
 export { runJobs } from './execute.js';
 
-const positiveInt = (flag: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} must be an integer >= 1, got "${value}"`);
-  return n;
-};
+const positiveInt = (flag: string) => int(flag, 1);
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
