@@ -101,13 +101,14 @@ async function compareCommand(specPath: string | undefined, o: CompareOptions): 
 
 interface BenchOptions extends TraceOptions {
   lanes: number;
+  replicas?: number;
   threads?: number;
   json?: boolean;
 }
 
 async function benchCommand(o: BenchOptions): Promise<void> {
   const { trace, config } = prepareTrace(o);
-  const jobs = gridJobs(trace, o.lanes);
+  const jobs = gridJobs(trace, o.lanes, { replicas: o.replicas });
   const threads = o.threads ?? defaultThreads();
   const { runGpuJobs } = await requireGpuEngine();
   // Pipeline compiles are a one-time cost per process, not engine speed: warm every family first.
@@ -126,6 +127,7 @@ async function benchCommand(o: BenchOptions): Promise<void> {
   const result = {
     backend: gpu.backend.description,
     lanes: o.lanes,
+    replicas: o.replicas ?? '2/4/8',
     gpu_s: gpuS,
     cpu_s: cpuS,
     cpu_threads: Math.min(threads, jobs.length),
@@ -167,6 +169,7 @@ export function registerEngineCommands(program: Command): void {
   addTraceOptions(bench, BUNDLED_TRACE);
   bench
     .option('--lanes <n>', 'configurations (every router x scheduler, rate scales 1/2/4, 2/4/8 replicas, seeds)', int('--lanes', 1), 64)
+    .option('--replicas <n>', 'replicas of every configuration (default: 2, 4 and 8 in turn)', int('--replicas', 1))
     .option('--threads <n>', 'CPU worker threads for the reference (default: all cores)', int('--threads', 1))
     .addOption(new Option('--json', 'print {backend, lanes, gpu_s, cpu_s, cpu_threads, ratio, ...}'))
     .action((o: BenchOptions) => benchCommand(o));

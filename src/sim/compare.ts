@@ -121,10 +121,10 @@ export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
 
 /**
  * The benchmark's lanes: a grid of every router x scheduler, then rate scales 1, 2, 4, then
- * 2, 4, 8 replicas, then seeds, over one base trace on the default profile. Jobs with the same
- * rate scale share one Trace object (and its rows on the GPU).
+ * 2, 4, 8 replicas (or `replicas` for all), then seeds, over one base trace on the default
+ * profile. Jobs with the same rate scale share one Trace object (and its rows on the GPU).
  */
-export function gridJobs(base: Trace, count: number): Job[] {
+export function gridJobs(base: Trace, count: number, fixed: { replicas?: number } = {}): Job[] {
   const scales = [1, 2, 4];
   const traces = scales.map((s) => scaleTrace(base, s));
   const profile = resolveProfile(DEFAULT_PROFILE);
@@ -133,7 +133,7 @@ export function gridJobs(base: Trace, count: number): Job[] {
     const router = ROUTER_NAMES[i % ROUTER_NAMES.length];
     const scheduler = SCHEDULER_NAMES[Math.floor(i / ROUTER_NAMES.length) % SCHEDULER_NAMES.length];
     const k = Math.floor(i / (ROUTER_NAMES.length * SCHEDULER_NAMES.length));
-    const replicas = [2, 4, 8][Math.floor(k / scales.length) % 3];
+    const replicas = fixed.replicas ?? [2, 4, 8][Math.floor(k / scales.length) % 3];
     jobs.push({ trace: traces[k % scales.length], spec: { replicas, router: { name: router }, scheduler: { name: scheduler }, profile, seed: k } });
   }
   return jobs;
