@@ -144,6 +144,12 @@ var<private> MAXSEQS: u32;
 var<private> MAXBATCHED: u32;
 var<private> MAXLEN: u32;
 var<private> WM: u32;
+var<private> M_BASE: u32;
+var<private> M_PP: u32;
+var<private> M_PD: u32;
+var<private> M_PC: u32;
+var<private> SLO_TTFT: u32;
+var<private> SLO_TPOT: u32;
 
 // Word w of a lane's region. Lane-minor (w * lanes + lane) lets neighbouring invocations touch
 // neighbouring words (coalescing on GPUs); lane-major (lane * stride + w, strides padded to 64 bytes)
@@ -172,29 +178,34 @@ fn lane_routed() -> u32 { return lsg(LS_ROUTED); }
 
 fn ceil_div(a: u32, b: u32) -> u32 { return a / b + select(0u, 1u, a % b != 0u); }
 
+// Counters and histogram stats live in private variables for the whole dispatch (loaded and
+// stored once in main): on llvmpipe every storage access is a per-lane scalar loop, and masked-off
+// code still runs, so each cnt_add/hadd call site would cost a dozen of them.
+var<private> cnt: array<u32, 26>; // LS_CNT.. (lo, hi) pairs
+var<private> hst: array<u32, 30>; // LS_H.. (count lo, count hi, sum lo, sum hi, max) per histogram
+
 fn cnt_add(c: u32, v: u32) {
-  let w = LS_CNT + 2u * c;
-  let s = add64(vec2<u32>(lsg(w), lsg(w + 1u)), vec2<u32>(v, 0u));
-  lss(w, s.x);
-  lss(w + 1u, s.y);
+  let s = add64(vec2<u32>(cnt[2u * c], cnt[2u * c + 1u]), vec2<u32>(v, 0u));
+  cnt[2u * c] = s.x;
+  cnt[2u * c + 1u] = s.y;
 }
 
 fn hadd(h: u32, value: u32, times: u32) {
   let i = ix(h * HIST_BUCKETS + bucket_of(value), H_STRIDE);
   hist[i] = hist[i] + times; // wraps like the CPU's Uint32Array
-  let w = LS_H + 5u * h;
-  let c = add64(vec2<u32>(lsg(w), lsg(w + 1u)), vec2<u32>(times, 0u));
-  lss(w, c.x);
-  lss(w + 1u, c.y);
-  let s = add64(vec2<u32>(lsg(w + 2u), lsg(w + 3u)), mul32x32(value, times));
-  lss(w + 2u, s.x);
-  lss(w + 3u, s.y);
-  if (value > lsg(w + 4u)) { lss(w + 4u, value); }
+  let w = 5u * h;
+  let c = add64(vec2<u32>(hst[w], hst[w + 1u]), vec2<u32>(times, 0u));
+  hst[w] = c.x;
+  hst[w + 1u] = c.y;
+  let s = add64(vec2<u32>(hst[w + 2u], hst[w + 3u]), mul32x32(value, times));
+  hst[w + 2u] = s.x;
+  hst[w + 3u] = s.y;
+  hst[w + 4u] = max(hst[w + 4u], value);
 }
 
 fn iter_us(p: u32, d: u32, s: u32) -> u32 {
   // All terms < 2^32 in total by checkIterationBound, so u32 is exact.
-  let ns = pg(P_BASE) + pg(P_PP) * p + pg(P_PD) * d + pg(P_PC) * s;
+  let ns = M_BASE + M_PP * p + M_PD * d + M_PC * s;
   return ns / 1000u + select(0u, 1u, ns % 1000u != 0u);
 }
 
@@ -535,14 +546,13 @@ fn complete(r: u32, s: u32, now: u32) {
   if (output > 1u) {
     let tpot = (now - first) / (output - 1u);
     hadd(H_TPOT, tpot, 1u);
-    tpot_ok = tpot <= pg(P_SLO_TPOT);
+    tpot_ok = tpot <= SLO_TPOT;
   }
-  let ttft_ok = first - arrival <= pg(P_SLO_TTFT);
+  let ttft_ok = first - arrival <= SLO_TTFT;
   if (ttft_ok) { cnt_add(C_TTFT_MET, 1u); }
   if (tpot_ok) { cnt_add(C_TPOT_MET, 1u); }
   if (ttft_ok && tpot_ok) { cnt_add(C_SLO_MET, 1u); }
-  let w = LS_CNT + 2u * C_MAKESPAN;
-  if (now > lsg(w)) { lss(w, now); }
+  cnt[2u * C_MAKESPAN] = max(cnt[2u * C_MAKESPAN], now);
 }
 
 fn finish_iteration(r: u32, now: u32) {
@@ -654,6 +664,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   MAXBATCHED = pg(P_MAXBATCHED);
   MAXLEN = pg(P_MAXLEN);
   WM = pg(P_WM);
+  M_BASE = pg(P_BASE);
+  M_PP = pg(P_PP);
+  M_PD = pg(P_PD);
+  M_PC = pg(P_PC);
+  SLO_TTFT = pg(P_SLO_TTFT);
+  SLO_TPOT = pg(P_SLO_TPOT);
+  for (var w = 0u; w < 26u; w++) { cnt[w] = lsg(LS_CNT + w); }
+  for (var w = 0u; w < 30u; w++) { hst[w] = lsg(LS_H + w); }
   ticks = 0u;
   tick(); // loop entry (gallivm counts it too)
   for (var k = 0u; k < U.steps; k++) {
@@ -661,6 +679,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (LOOP_LIMITED && ticks > TICK_START_MAX) { break; }
     if (!step()) { break; }
   }
+  for (var w = 0u; w < 26u; w++) { lss(LS_CNT + w, cnt[w]); }
+  for (var w = 0u; w < 30u; w++) { lss(LS_H + w, hst[w]); }
   if (LOOP_LIMITED && !loop_limit_intact()) {
     stop(ST_LOOP_LIMIT);
     return;
