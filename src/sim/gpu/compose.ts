@@ -8,13 +8,16 @@ export const SCHEDULER_WGSL = ['vllm-fcfs', 'chunked-prefill', 'sjf'] as const;
 /** Largest block size the fast-forward residue table holds (private array per invocation). */
 export const RES_CAP = 64;
 /**
- * Invocations per workgroup. 64 on real GPUs; 1 on Mesa llvmpipe (GL ES), where lanes that diverge
- * inside one SIMD workgroup were measured to corrupt each other's results (Mesa 22.3.6: 4 of 50
- * random configurations differed from the CPU reference at 64 or 4, none at 1, at equal speed).
+ * Counted loop iterations after which a loop-limited dispatch starts no new event (engine.wgsl), for
+ * one invocation per SIMD group. Mesa llvmpipe's loop limiter (65535 iterations, all loops together)
+ * is shared by the invocations of one SIMD group, so with n of them each gets a smaller share.
  */
-/** Counted loop iterations after which a loop-limited dispatch starts no new event (engine.wgsl). */
 export const TICK_START_MAX = 16000;
+export function tickStartMax(simdLanes: number): number {
+  return simdLanes <= 1 ? TICK_START_MAX : Math.floor(24000 / simdLanes);
+}
 
+/** Invocations per workgroup on real GPUs; the software adapter uses its SIMD width (engine.ts). */
 export const WORKGROUP_SIZE = 64;
 
 const cache = new Map<string, string>();
@@ -54,8 +57,10 @@ export interface FamilySizes {
   fastForward?: boolean;
   /** State layout: lane-major (each lane's words contiguous, 64-byte aligned) or lane-minor. */
   laneMajor: boolean;
-  /** The backend caps loop iterations per invocation (Mesa llvmpipe: 65535); see engine.wgsl tick(). */
+  /** The backend caps loop iterations per SIMD group (Mesa llvmpipe: 65535); see engine.wgsl tick(). */
   loopLimited: boolean;
+  /** Invocations per SIMD group sharing that cap (default 1). */
+  simdLanes?: number;
 }
 
 /** Words per lane of each state buffer; lane-major strides are padded to 16 words (64 bytes). */
@@ -87,7 +92,7 @@ export function composeEngine(router: string, scheduler: string, sizes: FamilySi
     `const FF_ON: bool = ${sizes.fastForward === false ? 'false' : 'true'};`,
     `const LANE_MAJOR: bool = ${sizes.laneMajor};`,
     `const LOOP_LIMITED: bool = ${sizes.loopLimited};`,
-    `const TICK_START_MAX: u32 = ${TICK_START_MAX}u;`,
+    `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(sizes.simdLanes ?? 1, sizes.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,
     `const R_STRIDE: u32 = ${strides.reps}u;`,
     `const S_STRIDE: u32 = ${strides.slots}u;`,

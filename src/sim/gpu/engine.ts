@@ -21,7 +21,7 @@ export interface GpuRunOptions {
   maxLanesPerChunk?: number;
   /** CPU threads for fallback lanes (default: all cores). */
   threads?: number;
-  /** Invocations per workgroup (default: 1 on the GL ES software adapter, 64 elsewhere; see compose.ts). */
+  /** Invocations per workgroup (default: the SIMD width on the GL ES software adapter, 64 elsewhere). */
   workgroupSize?: number;
   /** Fast-forward decode runs in the shader (default true; results are identical either way). */
   fastForward?: boolean;
@@ -66,8 +66,10 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   const steps = opts.stepsPerDispatch ?? 64;
   if (!Number.isInteger(slotCap) || slotCap < 1) throw new Error(`slotCapacity must be a positive integer, got ${slotCap}`);
   const software = gpu.description.startsWith('opengles');
-  // llvmpipe's loop limiter is shared by the invocations of a SIMD group: one per workgroup there.
-  const wg = opts.workgroupSize ?? (software ? 1 : WORKGROUP_SIZE);
+  // llvmpipe runs a workgroup in SIMD groups of its vector width ("llvmpipe-...-256-bits": 8 u32),
+  // whose lanes share one loop limiter; one SIMD group per workgroup keeps workgroups small.
+  const simd = software ? Math.max(1, Number(/(\d+)-bits/.exec(gpu.description)?.[1] ?? 256) / 32) : 1;
+  const wg = opts.workgroupSize ?? (software ? simd : WORKGROUP_SIZE);
   const laneMajor = opts.laneMajor ?? software;
   const lanes: Lane[] = jobs.map((j) => resolveLane(j.spec));
   const results: JobResult[] = new Array(jobs.length);
@@ -146,7 +148,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
       const [router, scheduler] = family.split('|');
       const maxReplicas = Math.max(...chunks.filter((c) => c.family === family).map((c) => c.maxReplicas));
       for (const c of chunks) if (c.family === family) c.maxReplicas = maxReplicas;
-      const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: software });
+      const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: software, simdLanes: simd });
       pipelines.set(family, await createComputePipeline(device, code, pipelineLayout, `engine[${family}]`));
     }),
   );
