@@ -4,7 +4,7 @@
 // reference otherwise, saying why (on a software adapter the CPU reference is the faster of the
 // two: docs/benchmarks.md).
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
-import type { BackendInfo, Job, JobResult, RunOptions } from './job.js';
+import type { BackendInfo, EngineChoice, Job, JobResult, RunOptions } from './job.js';
 
 let gpuLoaded = false;
 
@@ -26,24 +26,30 @@ async function cpu(jobs: Job[], options: RunOptions, note?: string) {
   return { results, backend };
 }
 
-export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
-  const choice = options.engine ?? 'auto';
-  if (choice === 'cpu') return cpu(jobs, options);
-  let gpu: typeof import('./gpu/engine.js');
+/** Which engine a choice resolves to on this machine, and why auto did not pick the GPU engine. */
+export async function chooseEngine(choice: EngineChoice): Promise<{ engine: 'cpu' | 'gpu'; note?: string }> {
+  if (choice === 'cpu') return { engine: 'cpu' };
   try {
     const { acquireDevice } = await import('./gpu/device.js');
     gpuLoaded = true;
     const device = await acquireDevice();
     if (!device.ok) throw new Error(`no WebGPU adapter (${device.reason})`);
     if (choice === 'auto' && isSoftwareAdapter(device.gpu.description)) {
-      return cpu(jobs, options, `software adapter ${device.gpu.description} found; auto uses the faster CPU reference there (--engine gpu forces it)`);
+      return { engine: 'cpu', note: `software adapter ${device.gpu.description} found; auto uses the faster CPU reference there (--engine gpu forces it)` };
     }
-    gpu = await import('./gpu/engine.js');
+    return { engine: 'gpu' };
   } catch (e) {
     if (choice === 'gpu') throw new GpuEngineError(`GPU engine unavailable: ${(e as Error).message}`);
-    return cpu(jobs, options, `GPU engine not used: ${(e as Error).message}`);
+    return { engine: 'cpu', note: `GPU engine not used: ${(e as Error).message}` };
   }
+}
+
+export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
+  const choice = options.engine ?? 'auto';
+  const chosen = await chooseEngine(choice);
+  if (chosen.engine === 'cpu') return cpu(jobs, options, chosen.note);
   try {
+    const gpu = await import('./gpu/engine.js');
     return await gpu.runGpuJobs(jobs, { onProgress: options.onProgress, threads: options.threads });
   } catch (e) {
     // A shader compile error or a lost device: say so; auto still delivers results.

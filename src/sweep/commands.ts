@@ -1,20 +1,11 @@
-// The sweep commands for the commander CLI. Wire them with one call from src/cli.ts:
-//   import { registerSweepCommands } from './sweep/commands.js';
-//   function registerExtraCommands(program: Command) { registerSweepCommands(program); }
-// ConfigError from any of them means bad input (exit 2), as elsewhere in the CLI.
+// The sweep commands of the CLI (src/cli.ts registers them). ConfigError from any of them means
+// bad input (exit 2), as elsewhere in the CLI.
 import { Option, type Command } from 'commander';
 import { int } from '../cli-options.js';
 import { reportCommand } from '../report/report.js';
-import { bestCommand } from './best.js';
-import { queryCommand } from './best.js';
+import { bestCommand, queryCommand } from './best.js';
 import { mergeCommand } from './merge.js';
 import { sweepCommand } from './sweep.js';
-
-export { sweepCommand } from './sweep.js';
-export { mergeCommand } from './merge.js';
-export { bestCommand, queryCommand } from './best.js';
-export { reportCommand } from '../report/report.js';
-export { runJobs } from './execute.js';
 
 const positiveInt = (flag: string) => int(flag, 1);
 

@@ -10,7 +10,7 @@ import type { BackendInfo, EngineChoice, Job } from '../sim/job.js';
 import { DEFAULT_SLO } from '../sim/lane.js';
 import { loadTrace } from '../trace/readers.js';
 import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
-import { runJobs } from './execute.js';
+import { chooseEngine, runJobs } from '../sim/engine.js';
 import { expandSpec, hashOf, type SweepConfig, type TraceRef } from './expand.js';
 import { appendJournal, columnsFor, FILES, makeRow, readJournal, readManifest, writeResults, type Manifest, type Row } from './results.js';
 import { writeAtomic } from '../write-atomic.js';
@@ -164,7 +164,9 @@ export async function runSweep(specPath: string, o: SweepOptions): Promise<Sweep
     process.stderr.write(`sweep: left out ${exp.skipped} invalid configuration(s) (invalid: skip), e.g. ${exp.skippedReasons[0]}\n`);
   }
   const threads = o.threads ?? defaultThreads();
-  const batchSize = Math.max(1, o.batch ?? (engine === 'cpu' ? Math.max(16, threads * 8) : 4096));
+  // Small batches on the CPU keep the journal fresh (an interrupted sweep loses at most one batch).
+  const resolved = todo.length > 0 ? (await chooseEngine(engine)).engine : 'cpu';
+  const batchSize = Math.max(1, o.batch ?? (resolved === 'cpu' ? Math.max(16, threads * 8) : 4096));
   const limit = o.maxConfigs ?? Infinity;
   const traces = new TraceCache();
   const reporter = startReporter(mine.length, done.size, o.progress ?? 'auto');
