@@ -190,9 +190,13 @@ fn cnt_add(c: u32, v: u32) {
   cnt[2u * c + 1u] = s.y;
 }
 
-fn hadd(h: u32, value: u32, times: u32) {
+fn hist_bump(h: u32, value: u32, times: u32) {
   let i = ix(h * HIST_BUCKETS + bucket_of(value), H_STRIDE);
   hist[i] = hist[i] + times; // wraps like the CPU's Uint32Array
+}
+
+// h must be a constant at every call site (hst stays in registers).
+fn hstat(h: u32, value: u32, times: u32) {
   let w = 5u * h;
   let c = add64(vec2<u32>(hst[w], hst[w + 1u]), vec2<u32>(times, 0u));
   hst[w] = c.x;
@@ -201,6 +205,11 @@ fn hadd(h: u32, value: u32, times: u32) {
   hst[w + 2u] = s.x;
   hst[w + 3u] = s.y;
   hst[w + 4u] = max(hst[w + 4u], value);
+}
+
+fn hadd(h: u32, value: u32, times: u32) {
+  hist_bump(h, value, times);
+  hstat(h, value, times);
 }
 
 fn iter_us(p: u32, d: u32, s: u32) -> u32 {
@@ -322,7 +331,16 @@ fn admit(r: u32, s: u32, blocks: u32, now: u32) {
   }
 }
 
-fn add_to_batch(s: u32, tokens: u32, produces: bool) {
+// Batch totals, summed as requests join the batch (start_iteration would otherwise walk it again).
+var<private> b_n: u32;
+var<private> b_prefill: u32;
+var<private> b_decodes: u32;
+var<private> b_context: u32;
+
+fn add_to_batch(s: u32, ctx: u32, tgt: u32, tokens: u32, produces: bool) {
+  b_n += 1u;
+  if (ctx < tgt) { b_prefill += tokens; } else { b_decodes += 1u; }
+  b_context += ctx + tokens;
   ss(S_BTOK, s, tokens);
   let flags = sg(S_FLAGS, s) & ~F_PRODUCES;
   ss(S_FLAGS, s, flags | select(0u, F_PRODUCES, produces));
@@ -355,36 +373,39 @@ fn schedule_running(r: u32, budget_in: u32) {
   var all_decodes = true;
   var scheduled = 0u;
   var m = rg(R_RH, r);
+  // The walk breaks out to preempt one victim and resumes at the same request, so the preemption
+  // code runs once per preemption, not (masked, on llvmpipe) once per request.
   loop {
     tick();
-    if (m == NIL || budget == 0u) { break; }
-    let s = m - 1u;
-    let ctx = sg(S_CTX, s);
-    let tgt = sg(S_TGT, s);
-    let in_prefill = ctx < tgt;
-    var tokens = 1u;
-    if (in_prefill) { tokens = min(tgt - ctx, budget); }
-    let need = ceil_div(ctx + tokens, BS) - sg(S_BLK, s);
-    var self_preempted = false;
+    var s = 0u;
+    var blocked = false;
     loop {
-    tick();
-      if (rg(R_USED, r) + need <= KV) { break; }
-      let victim = rg(R_RT, r) - 1u;
-      running_remove(r, victim);
-      preempt(r, victim);
-      preempted = true;
-      if (victim == s) {
-        self_preempted = true;
+      tick();
+      if (m == NIL || budget == 0u) { break; }
+      s = m - 1u;
+      let ctx = sg(S_CTX, s);
+      let tgt = sg(S_TGT, s);
+      let in_prefill = ctx < tgt;
+      var tokens = 1u;
+      if (in_prefill) { tokens = min(tgt - ctx, budget); }
+      let need = ceil_div(ctx + tokens, BS) - sg(S_BLK, s);
+      if (rg(R_USED, r) + need > KV) {
+        blocked = true;
         break;
       }
+      allocate(r, s, need);
+      add_to_batch(s, ctx, tgt, tokens, !in_prefill || ctx + tokens == tgt);
+      if (in_prefill) { all_decodes = false; }
+      budget -= tokens;
+      scheduled += 1u;
+      m = sg(S_NEXT, s);
     }
-    if (self_preempted) { break; }
-    allocate(r, s, need);
-    add_to_batch(s, tokens, !in_prefill || ctx + tokens == tgt);
-    if (in_prefill) { all_decodes = false; }
-    budget -= tokens;
-    scheduled += 1u;
-    m = sg(S_NEXT, s);
+    if (!blocked) { break; }
+    let victim = rg(R_RT, r) - 1u;
+    running_remove(r, victim);
+    preempt(r, victim);
+    preempted = true;
+    if (victim == s) { break; }
   }
   sr_preempted = preempted;
   sr_budget = budget;
@@ -408,7 +429,7 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
     if (rg(R_USED, r) + need_blocks + WM > KV) { break; }
     waiting_remove(r, s);
     admit(r, s, need_blocks, now);
-    add_to_batch(s, need, true);
+    add_to_batch(s, 0u, need, need, true); // waiting requests hold no KV: ctx 0
     tokens += need;
     admitted = true;
   }
@@ -434,7 +455,7 @@ fn build_chunked(r: u32, now: u32) -> bool {
     if (rg(R_USED, r) + need_blocks + WM > KV) { break; }
     waiting_remove(r, s);
     admit(r, s, need_blocks, now);
-    add_to_batch(s, chunk, chunk == tgt);
+    add_to_batch(s, 0u, tgt, chunk, chunk == tgt);
     budget -= chunk;
     admitted = true;
   }
@@ -450,31 +471,19 @@ fn record_iteration(r: u32, duration: u32, new_blocks: u32) {
 }
 
 fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool {
+  b_n = 0u;
+  b_prefill = 0u;
+  b_decodes = 0u;
+  b_context = 0u;
   var pure: bool;
   if (BATCHING_CHUNKED) { pure = build_chunked(r, now); } else { pure = build_prefill_first(r, now); }
-  var n = 0u;
-  var prefill = 0u;
-  var decodes = 0u;
-  var context = 0u;
-  var m = rg(R_RH, r);
-  loop {
-    tick();
-    if (m == NIL) { break; }
-    let s = m - 1u;
-    let bt = sg(S_BTOK, s);
-    if (bt > 0u) {
-      n += 1u;
-      let ctx = sg(S_CTX, s);
-      if (ctx < sg(S_TGT, s)) { prefill += bt; } else { decodes += 1u; }
-      context += ctx + bt;
-    }
-    m = sg(S_NEXT, s);
-  }
+  let n = b_n;
+  let context = b_context;
   if (n == 0u) {
     stop(ST_INTERNAL);
     return false;
   }
-  let first_us = iter_us(prefill, decodes, context);
+  let first_us = iter_us(b_prefill, b_decodes, context);
   record_iteration(r, first_us, 0u);
   var end = now + first_us;
   if (end < now) {
@@ -492,9 +501,9 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
       lss(LS_RES + b, 0u);
     }
     var max_k = 0xffffffffu;
-    m = rg(R_RH, r);
+    var m = rg(R_RH, r);
     loop {
-    tick();
+      tick();
       if (m == NIL) { break; }
       let s = m - 1u;
       max_k = min(max_k, t_output(sg(S_IDX, s)) - sg(S_GEN, s));
@@ -559,41 +568,56 @@ fn finish_iteration(r: u32, now: u32) {
   let k = rg(R_K, r);
   let first_end = rg(R_FEND, r);
   // Batch members are exactly the running requests with S_BTOK > 0; order does not matter here.
+  // The walk breaks out for each completion and resumes after it, so completion code runs once per
+  // completed request rather than (masked, on llvmpipe) once per member.
   var m = rg(R_RH, r);
   loop {
     tick();
-    if (m == NIL) { break; }
-    let s = m - 1u;
-    let next = sg(S_NEXT, s);
-    let bt = sg(S_BTOK, s);
-    if (bt > 0u) {
-      ss(S_BTOK, s, 0u);
-      let ctx = sg(S_CTX, s) + bt * k;
-      ss(S_CTX, s, ctx);
-      if (k > 1u) { ss(S_BLK, s, ceil_div(ctx, BS)); }
-      var flags = sg(S_FLAGS, s);
-      if ((flags & F_PRODUCES) != 0u) {
-        flags &= ~F_PRODUCES;
-        let i = sg(S_IDX, s);
-        if ((flags & F_FIRST) == 0u) {
-          flags |= F_FIRST;
-          ss(S_FIRST, s, first_end);
-          hadd(H_TTFT, first_end - t_arrival(i), 1u);
-        } else {
-          hadd(H_ITL, first_end - sg(S_LAST, s), 1u);
-        }
-        ss(S_FLAGS, s, flags);
-        let gen = sg(S_GEN, s) + k;
-        ss(S_GEN, s, gen);
-        ss(S_LAST, s, now);
-        if (gen == t_output(i)) {
-          complete(r, s, now);
-          running_remove(r, s);
-          slot_free(s);
+    var s = 0u;
+    var done = false;
+    loop {
+      tick();
+      if (m == NIL) { break; }
+      s = m - 1u;
+      m = sg(S_NEXT, s);
+      let bt = sg(S_BTOK, s);
+      if (bt > 0u) {
+        ss(S_BTOK, s, 0u);
+        let ctx = sg(S_CTX, s) + bt * k;
+        ss(S_CTX, s, ctx);
+        if (k > 1u) { ss(S_BLK, s, ceil_div(ctx, BS)); }
+        var flags = sg(S_FLAGS, s);
+        if ((flags & F_PRODUCES) != 0u) {
+          flags &= ~F_PRODUCES;
+          let i = sg(S_IDX, s);
+          // One histogram write for TTFT or ITL (one storage access pattern, not two).
+          var h = H_ITL;
+          var v = first_end - sg(S_LAST, s);
+          if ((flags & F_FIRST) == 0u) {
+            flags |= F_FIRST;
+            ss(S_FIRST, s, first_end);
+            h = H_TTFT;
+            v = first_end - t_arrival(i);
+            hstat(H_TTFT, v, 1u);
+          } else {
+            hstat(H_ITL, v, 1u);
+          }
+          hist_bump(h, v, 1u);
+          ss(S_FLAGS, s, flags);
+          let gen = sg(S_GEN, s) + k;
+          ss(S_GEN, s, gen);
+          ss(S_LAST, s, now);
+          if (gen == t_output(i)) {
+            done = true;
+            break;
+          }
         }
       }
     }
-    m = next;
+    if (!done) { break; }
+    complete(r, s, now);
+    running_remove(r, s);
+    slot_free(s);
   }
   rs(R_BUSY, r, 0u);
 }
@@ -623,10 +647,20 @@ fn step() -> bool {
     stop(ST_DONE);
     return false;
   }
-  tick(); // loop entry (gallivm counts it too)
-  for (var r = 0u; r < REPLICAS; r++) {
+  // Only replicas that end now run finish_iteration's body: on llvmpipe a call under a false `if`
+  // still runs (masked), while a loop runs as many times as its busiest lane needs, at least once.
+  var r = 0u;
+  loop {
     tick();
-    if (rg(R_BUSY, r) != 0u && rg(R_END, r) == now) { finish_iteration(r, now); }
+    loop {
+      tick();
+      if (r >= REPLICAS) { break; }
+      if (rg(R_BUSY, r) != 0u && rg(R_END, r) == now) { break; }
+      r += 1u;
+    }
+    if (r >= REPLICAS) { break; }
+    finish_iteration(r, now);
+    r += 1u;
   }
   loop {
     tick();
@@ -638,12 +672,18 @@ fn step() -> bool {
   let has_next = next < TLEN;
   var next_arrival = 0u;
   if (has_next) { next_arrival = t_arrival(next); }
-  tick(); // loop entry (gallivm counts it too)
-  for (var r = 0u; r < REPLICAS; r++) {
+  r = 0u;
+  loop {
     tick();
-    if (rg(R_BUSY, r) == 0u && (rg(R_WN, r) > 0u || rg(R_RN, r) > 0u)) {
-      if (!start_iteration(r, now, has_next, next_arrival)) { return false; }
+    loop {
+      tick();
+      if (r >= REPLICAS) { break; }
+      if (rg(R_BUSY, r) == 0u && (rg(R_WN, r) > 0u || rg(R_RN, r) > 0u)) { break; }
+      r += 1u;
     }
+    if (r >= REPLICAS) { break; }
+    if (!start_iteration(r, now, has_next, next_arrival)) { return false; }
+    r += 1u;
   }
   return true;
 }

@@ -153,6 +153,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     }),
   );
 
+  const tRun = performance.now();
   if (process.env.SCHEDLAB_GPU_DEBUG) console.error(`pipelines ready ${performance.now().toFixed(0)} ms`);
   const traceBuf = makeBuffer(device, traceWords, GPUBufferUsage.STORAGE);
   const total = jobs.length;
@@ -219,6 +220,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     }
   }
   traceBuf.destroy();
+  if (process.env.SCHEDLAB_GPU_DEBUG) console.error(`engine loop ${(performance.now() - tRun).toFixed(0)} ms`);
 
   if (fallback.size > 0) {
     const idx = [...fallback.keys()];
