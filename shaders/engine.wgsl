@@ -511,26 +511,63 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
       lss(LS_RES + q, lsg(LS_RES + q) + 1u);
       m = sg(S_NEXT, s);
     }
-    var free = KV - rg(R_USED, r);
+    var used = rg(R_USED, r);
+    var free = KV - used;
+    // Histogram writes of folded iterations are batched per run of equal buckets (KV use and ITL
+    // change slowly): the walk breaks out to write when a bucket changes, then resumes.
+    var kv_b = 0u;
+    var kv_c = 0u;
+    var itl_b = 0u;
+    var itl_c = 0u;
     loop {
-    tick();
-      if (k >= max_k) { break; }
-      let dur = iter_us(0u, n, context + k * n);
-      let e2 = end + dur;
-      if (e2 < end) {
-        if (has_next) { break; }
-        stop(ST_CLOCK);
-        return false;
+      tick();
+      var flush = false;
+      loop {
+        tick();
+        if (k >= max_k) { break; }
+        let dur = iter_us(0u, n, context + k * n);
+        let e2 = end + dur;
+        if (e2 < end) {
+          if (has_next) { break; }
+          stop(ST_CLOCK);
+          return false;
+        }
+        if (has_next && e2 > next_arrival) { break; }
+        let nb = lsg(LS_RES + (BS - (k % BS)) % BS);
+        if (nb > free) { break; }
+        let bk = H_KV * HIST_BUCKETS + bucket_of(used + nb);
+        let bi = H_ITL * HIST_BUCKETS + bucket_of(dur);
+        if ((kv_c > 0u && bk != kv_b) || (itl_c > 0u && bi != itl_b)) {
+          flush = true;
+          break;
+        }
+        free -= nb;
+        used += nb;
+        // record_iteration and hadd(H_ITL, dur, n), histogram buckets deferred
+        hstat(H_KV, used, 1u);
+        cnt_add(C_ITERATIONS, 1u);
+        cnt_add(C_BUSY_US, dur);
+        hstat(H_ITL, dur, n);
+        kv_b = bk;
+        kv_c += 1u;
+        itl_b = bi;
+        itl_c += n;
+        end = e2;
+        k += 1u;
       }
-      if (has_next && e2 > next_arrival) { break; }
-      let nb = lsg(LS_RES + (BS - (k % BS)) % BS);
-      if (nb > free) { break; }
-      free -= nb;
-      record_iteration(r, dur, nb);
-      hadd(H_ITL, dur, n);
-      end = e2;
-      k += 1u;
+      if (kv_c > 0u) {
+        let i = ix(kv_b, H_STRIDE);
+        hist[i] = hist[i] + kv_c;
+      }
+      if (itl_c > 0u) {
+        let i = ix(itl_b, H_STRIDE);
+        hist[i] = hist[i] + itl_c;
+      }
+      kv_c = 0u;
+      itl_c = 0u;
+      if (!flush) { break; }
     }
+    rs(R_USED, r, used);
   }
   rs(R_K, r, k);
   rs(R_END, r, end);

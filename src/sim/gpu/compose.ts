@@ -48,7 +48,7 @@ export function schedulerShader(name: string): string {
 }
 
 export interface FamilySizes {
-  /** Replica slots per lane (max replicas of any lane in the pipeline's chunks). */
+  /** Replica slots per lane (max replicas of any lane in the pipeline's chunks, see replicaSlots). */
   maxReplicas: number;
   /** Requests in flight per lane. */
   slots: number;
@@ -61,6 +61,15 @@ export interface FamilySizes {
   loopLimited: boolean;
   /** Invocations per SIMD group sharing that cap (default 1). */
   simdLanes?: number;
+}
+
+/**
+ * Replica slots for a pipeline: a power of two, at least 8, so that few shader variants exist (a cold
+ * compile takes seconds on llvmpipe); a constant, not a uniform, because the constant made the
+ * replica accesses measurably (~15%) faster there.
+ */
+export function replicaSlots(maxReplicas: number): number {
+  return Math.max(8, 2 ** Math.ceil(Math.log2(Math.max(1, maxReplicas))));
 }
 
 /** Words per lane of each state buffer; lane-major strides are padded to 16 words (64 bytes). */

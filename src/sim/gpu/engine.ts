@@ -8,7 +8,7 @@ import type { Trace } from '../../trace/trace.js';
 import { defaultThreads, runCpuJobs } from '../cpu/pool.js';
 import type { BackendInfo, Job, JobResult } from '../job.js';
 import { resolveLane, type Lane } from '../lane.js';
-import { composeEngine, HIST_WORDS, laneStrides, PARAM_FIELDS, RES_CAP, WORKGROUP_SIZE } from './compose.js';
+import { composeEngine, HIST_WORDS, laneStrides, PARAM_FIELDS, replicaSlots, RES_CAP, WORKGROUP_SIZE } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice } from './device.js';
 
 export interface GpuRunOptions {
@@ -115,7 +115,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   // Chunks: lanes of one family, sized so no binding exceeds the limit; longest work first.
   const chunks: Chunk[] = [];
   for (const [family, idx] of families) {
-    const maxReplicas = Math.max(...idx.map((i) => lanes[i].replicas));
+    const maxReplicas = replicaSlots(Math.max(...idx.map((i) => lanes[i].replicas)));
     const st = laneStrides({ maxReplicas, slots: slotCap });
     const perLane = Math.max(st.slots, st.hist, st.reps, st.ls, PARAM_FIELDS) * 4;
     let cap = Math.floor(maxBinding / perLane / wg) * wg;
@@ -131,17 +131,8 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     }
   }
 
-  const layout = device.createBindGroupLayout({
-    label: 'schedlab engine',
-    entries: [
-      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-      { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-      { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-      ...[3, 4, 5, 6, 7].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
-    ],
-  });
-  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-  // One pipeline per family, sized for the family's largest replica count.
+  const { layout, pipelineLayout } = engineLayouts(device);
+  // One pipeline per family, sized for the family's largest replica count (rounded: replicaSlots).
   const pipelines = new Map<string, GPUComputePipeline>();
   await Promise.all(
     [...families.keys()].map(async (family) => {
@@ -149,7 +140,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
       const maxReplicas = Math.max(...chunks.filter((c) => c.family === family).map((c) => c.maxReplicas));
       for (const c of chunks) if (c.family === family) c.maxReplicas = maxReplicas;
       const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: software, simdLanes: simd });
-      pipelines.set(family, await createComputePipeline(device, code, pipelineLayout, `engine[${family}]`));
+      pipelines.set(family, await getPipeline(device, code, pipelineLayout, `engine[${family}]`));
     }),
   );
 
@@ -234,6 +225,40 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     opts.onProgress?.(total, total);
   }
   return { results, backend: { engine: 'gpu', description: gpu.description } };
+}
+
+// Compiled pipelines by WGSL source, per device: a cold compile takes seconds on llvmpipe.
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+const layoutCache = new WeakMap<GPUDevice, { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout }>();
+
+function engineLayouts(device: GPUDevice): { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout } {
+  let l = layoutCache.get(device);
+  if (!l) {
+    const layout = device.createBindGroupLayout({
+      label: 'schedlab engine',
+      entries: [
+        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+        ...[3, 4, 5, 6, 7].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
+      ],
+    });
+    l = { layout, pipelineLayout: device.createPipelineLayout({ bindGroupLayouts: [layout] }) };
+    layoutCache.set(device, l);
+  }
+  return l;
+}
+
+function getPipeline(device: GPUDevice, code: string, layout: GPUPipelineLayout, label: string): Promise<GPUComputePipeline> {
+  let m = pipelineCache.get(device);
+  if (!m) pipelineCache.set(device, (m = new Map()));
+  let p = m.get(code);
+  if (!p) {
+    p = createComputePipeline(device, code, layout, label);
+    p.catch(() => m.delete(code));
+    m.set(code, p);
+  }
+  return p;
 }
 
 /** Why a trace cannot go to the GPU (u32 arrival times and token sums), or null. */
