@@ -40,8 +40,11 @@ describe('GPU engine equals the CPU reference', () => {
       console.log(`config ${r.index}: ${j.spec.router.name} x ${j.spec.scheduler.name}, ${j.spec.replicas} replicas: ${r.difference}`);
     }
     expect(bad.map((r) => `config ${r.index}: ${r.difference}`)).toEqual([]);
-    // Fallbacks are exact (CPU) but must stay rare: they come from slot-table overflow under overload.
-    expect(fellBack.length).toBeLessThanOrEqual(Math.ceil(rows.length * 0.2));
+    // Fallbacks are exact (CPU) but only for documented limits (overload fills the slot table), never
+    // an internal stop; and most lanes must really run on the GPU, or this test proves nothing.
+    const undocumented = fellBack.filter((r) => !/^slot table full|^simulated clock passed/.test(r.fallback ?? ''));
+    expect(undocumented.map((r) => `config ${r.index}: ${r.fallback}`)).toEqual([]);
+    expect(rows.length - fellBack.length).toBeGreaterThanOrEqual(Math.floor(rows.length * 0.6));
   });
 
   it('fast-forward off gives the same records, and tiny limits fall back instead of corrupting', async () => {

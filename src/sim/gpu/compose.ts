@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 export const ROUTER_WGSL = ['round-robin', 'random', 'least-outstanding', 'power-of-two', 'least-kv'] as const;
 export const SCHEDULER_WGSL = ['vllm-fcfs', 'chunked-prefill', 'sjf'] as const;
 
-/** Largest block size the fast-forward residue table holds (private array per invocation). */
+/** Largest block size the fast-forward residue table (RES_CAP words of lane state) holds. */
 export const RES_CAP = 64;
 /**
  * Counted loop iterations after which a loop-limited dispatch starts no new event (engine.wgsl), for
