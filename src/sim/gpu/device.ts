@@ -1,5 +1,6 @@
 // One WebGPU device per process: Vulkan (core) first, then Dawn's GL ES backend on Mesa llvmpipe
 // (compatibility feature level), which is how machines without a GPU run the engine.
+import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 
 export interface GpuDevice {
@@ -55,6 +56,11 @@ async function open(): Promise<DeviceResult> {
     { flags: ['backend=opengles'], featureLevel: 'compatibility', backend: 'opengles' },
   ];
   for (const a of attempts) {
+    // Without a loader Dawn's Vulkan attempt only prints a stack trace to stderr.
+    if (a.backend === 'vulkan' && process.platform === 'linux' && !vulkanLoaderPresent()) {
+      reasons.push('vulkan: no Vulkan loader (libvulkan.so.1) found');
+      continue;
+    }
     try {
       const gpu = create(a.flags);
       const adapter = await gpu.requestAdapter(a.featureLevel ? ({ featureLevel: a.featureLevel } as GPURequestAdapterOptions) : {});
@@ -93,6 +99,20 @@ async function open(): Promise<DeviceResult> {
     }
   }
   return { ok: false, reason: reasons.join('; ') };
+}
+
+function vulkanLoaderPresent(): boolean {
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+  ];
+  return dirs.some((d) => existsSync(`${d}/libvulkan.so.1`));
 }
 
 /** Compiles WGSL into a compute pipeline; compile errors quote getCompilationInfo() with line numbers. */
