@@ -5,11 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstDifference } from '../../src/metrics/record.js';
 import { resolveProfile } from '../../src/model/profile.js';
 import { runCpuJob } from '../../src/sim/cpu/pool.js';
+import { simulate, Status } from '../../src/sim/cpu/simulator.js';
+import { resolveLane } from '../../src/sim/lane.js';
 import { compareJobs, randomJobs } from '../../src/sim/compare.js';
 import { releaseDevice, requireDevice } from '../../src/sim/gpu/device.js';
 import { runGpuJobs } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
 import { loadTrace } from '../../src/trace/readers.js';
+import { scaleTrace, windowTrace } from '../../src/trace/trace.js';
 import { makeTrace } from '../helpers.js';
 
 const seed = Number(process.env.SCHEDLAB_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
@@ -84,5 +87,32 @@ describe('GPU engine equals the CPU reference', () => {
       expect(firstDifference(cpu, tinySlots.results[i].raw), `job ${i} with 2 slots`).toBeNull();
     });
     expect(tinySlots.results.some((r) => r.fallback?.startsWith('slot table full'))).toBe(true);
+  });
+
+  it('the slot table holds exactly its capacity: peak in-flight requests run on the GPU, one less falls back', async () => {
+    const trace = scaleTrace(windowTrace(loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname), 600, 60), 4);
+    const job: Job = {
+      trace,
+      spec: { replicas: 3, router: { name: 'round-robin' }, scheduler: { name: 'vllm-fcfs' }, profile: resolveProfile('llama3-8b-h100', { kvBlocks: 3000 }), seed: 5 },
+    };
+    // A routed request holds a slot from its arrival until its finish; completions at an instant
+    // free slots before arrivals at that instant take them (docs/semantics.md).
+    const rows = simulate(trace, resolveLane(job.spec), { perRequest: true }).perRequest!;
+    let peak = 0;
+    for (let i = 0; i < rows.status.length; i++) {
+      if (rows.status[i] !== Status.Done) continue;
+      let inFlight = 0;
+      for (let j = 0; j <= i; j++) if (rows.status[j] === Status.Done && rows.finishUs[j] > rows.arrivalUs[i]) inFlight++;
+      peak = Math.max(peak, inFlight);
+    }
+    console.log(`peak in-flight requests: ${peak}`);
+    expect(peak).toBeGreaterThan(8);
+    const cpu = runCpuJob(job).raw;
+    const fits = (await runGpuJobs([job], { slotCapacity: peak })).results[0];
+    const short = (await runGpuJobs([job], { slotCapacity: peak - 1 })).results[0];
+    expect(fits.engine, `peak ${peak}: ${fits.fallback}`).toBe('gpu');
+    expect(firstDifference(cpu, fits.raw)).toBeNull();
+    expect(short.fallback).toMatch(/^slot table full/);
+    expect(firstDifference(cpu, short.raw)).toBeNull();
   });
 });
