@@ -16,7 +16,7 @@ struct Uniforms {
 @group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival, prompt, output) per request
 @group(0) @binding(3) var<storage, read_write> ls: array<u32>;
 @group(0) @binding(4) var<storage, read_write> reps: array<u32>;
-@group(0) @binding(5) var<storage, read_write> slots: array<u32>;
+@group(0) @binding(5) var<storage, read_write> slots: array<vec4<u32>>; // 4 vec4 records per slot
 @group(0) @binding(6) var<storage, read_write> hist: array<u32>;
 @group(0) @binding(7) var<storage, read_write> live: array<atomic<u32>>;
 
@@ -90,20 +90,25 @@ const R_RN: u32 = 9u;
 const R_FEND: u32 = 10u; // end of the batch's first iteration
 const R_K: u32 = 11u; // iterations folded into the batch
 
-// ---- slot fields: word = (field * SLOTS + s) * lanes + lane; a slot is one request in flight ----
-const S_IDX: u32 = 0u;
+// ---- slot fields: a slot (one request in flight) is 4 vec4 records, field f in record f / 4,
+// component f % 4. On llvmpipe one vec4 access is one per-lane loop, like one u32 access, so the
+// member walks load and store whole records.
+const S_IDX: u32 = 0u; // record A: (IDX, KEY, CTX, GEN)
 const S_KEY: u32 = 1u;
 const S_CTX: u32 = 2u;
 const S_GEN: u32 = 3u;
-const S_TGT: u32 = 4u; // prefill target: prompt + generated at (re)admission
+const S_TGT: u32 = 4u; // record B: (TGT, BLK, FIRST, LAST); TGT: prompt + generated at (re)admission
 const S_BLK: u32 = 5u;
 const S_FIRST: u32 = 6u;
 const S_LAST: u32 = 7u;
-const S_FLAGS: u32 = 8u;
-const S_BTOK: u32 = 9u; // tokens in the current batch, 0 = not in it
+const S_FLAGS: u32 = 8u; // record C: (FLAGS, BTOK, NEXT, PREV); BTOK: tokens in the batch, 0 = not in it
+const S_BTOK: u32 = 9u;
 const S_NEXT: u32 = 10u;
 const S_PREV: u32 = 11u;
-const S_FREE: u32 = 12u; // free-slot stack (indexed by stack position, not by slot)
+const S_FREE: u32 = 12u; // record D: free-slot stack (indexed by stack position, not by slot)
+const REC_A: u32 = 0u;
+const REC_B: u32 = 1u;
+const REC_C: u32 = 2u;
 
 const F_FIRST: u32 = 1u;
 const F_ADMITTED: u32 = 2u;
@@ -163,8 +168,15 @@ fn lsg(f: u32) -> u32 { return ls[ix(f, LS_STRIDE)]; }
 fn lss(f: u32, v: u32) { ls[ix(f, LS_STRIDE)] = v; }
 fn rg(f: u32, r: u32) -> u32 { return reps[ix(f * MAXR + r, R_STRIDE)]; }
 fn rs(f: u32, r: u32, v: u32) { reps[ix(f * MAXR + r, R_STRIDE)] = v; }
-fn sg(f: u32, s: u32) -> u32 { return slots[ix(f * SLOTS + s, S_STRIDE)]; }
-fn ss(f: u32, s: u32, v: u32) { slots[ix(f * SLOTS + s, S_STRIDE)] = v; }
+// Record q of slot s (S_STRIDE counts words; records are 4 words).
+fn six(q: u32, s: u32) -> u32 {
+  if (LANE_MAJOR) { return lane * (S_STRIDE / 4u) + 4u * s + q; }
+  return (4u * s + q) * L + lane;
+}
+fn sg(f: u32, s: u32) -> u32 { return slots[six(f / 4u, s)][f % 4u]; }
+fn ss(f: u32, s: u32, v: u32) { slots[six(f / 4u, s)][f % 4u] = v; }
+fn srec(q: u32, s: u32) -> vec4<u32> { return slots[six(q, s)]; }
+fn swrec(q: u32, s: u32, v: vec4<u32>) { slots[six(q, s)] = v; }
 fn pg(f: u32) -> u32 { return params[f * L + lane]; }
 
 fn t_arrival(i: u32) -> u32 { return trace[3u * (TOFF + i)]; }
@@ -302,14 +314,10 @@ fn arrive(i: u32) -> bool {
     return false;
   }
   let s = m - 1u;
-  ss(S_IDX, s, i);
-  ss(S_KEY, s, priority_key(prompt, output, i));
-  ss(S_CTX, s, 0u);
-  ss(S_GEN, s, 0u);
-  ss(S_TGT, s, prompt);
-  ss(S_BLK, s, 0u);
-  ss(S_FLAGS, s, 0u);
-  ss(S_BTOK, s, 0u);
+  swrec(REC_A, s, vec4<u32>(i, priority_key(prompt, output, i), 0u, 0u));
+  // FIRST and LAST are written before they are read (F_FIRST is clear); the links by waiting_insert.
+  swrec(REC_B, s, vec4<u32>(prompt, 0u, 0u, 0u));
+  swrec(REC_C, s, vec4<u32>(0u, 0u, 0u, 0u));
   waiting_insert(r, s);
   return true;
 }
@@ -384,21 +392,33 @@ fn schedule_running(r: u32, budget_in: u32) {
       if (m == NIL || budget == 0u) { break; }
       s = m - 1u;
       let ctx = sg(S_CTX, s);
-      let tgt = sg(S_TGT, s);
+      var rb = srec(REC_B, s);
+      let tgt = rb.x;
       let in_prefill = ctx < tgt;
       var tokens = 1u;
       if (in_prefill) { tokens = min(tgt - ctx, budget); }
-      let need = ceil_div(ctx + tokens, BS) - sg(S_BLK, s);
-      if (rg(R_USED, r) + need > KV) {
+      let need = ceil_div(ctx + tokens, BS) - rb.y;
+      let used = rg(R_USED, r);
+      if (used + need > KV) {
         blocked = true;
         break;
       }
-      allocate(r, s, need);
-      add_to_batch(s, ctx, tgt, tokens, !in_prefill || ctx + tokens == tgt);
+      // allocate and add_to_batch, on whole records
+      rb.y += need;
+      swrec(REC_B, s, rb);
+      rs(R_USED, r, used + need);
+      b_n += 1u;
+      if (in_prefill) { b_prefill += tokens; } else { b_decodes += 1u; }
+      b_context += ctx + tokens;
+      let produces = !in_prefill || ctx + tokens == tgt;
+      var rc = srec(REC_C, s);
+      rc.x = (rc.x & ~F_PRODUCES) | select(0u, F_PRODUCES, produces);
+      rc.y = tokens;
+      swrec(REC_C, s, rc);
       if (in_prefill) { all_decodes = false; }
       budget -= tokens;
       scheduled += 1u;
-      m = sg(S_NEXT, s);
+      m = rc.z;
     }
     if (!blocked) { break; }
     let victim = rg(R_RT, r) - 1u;
@@ -616,23 +636,27 @@ fn finish_iteration(r: u32, now: u32) {
       tick();
       if (m == NIL) { break; }
       s = m - 1u;
-      m = sg(S_NEXT, s);
-      let bt = sg(S_BTOK, s);
+      var rc = srec(REC_C, s);
+      m = rc.z;
+      let bt = rc.y;
       if (bt > 0u) {
-        ss(S_BTOK, s, 0u);
-        let ctx = sg(S_CTX, s) + bt * k;
-        ss(S_CTX, s, ctx);
-        if (k > 1u) { ss(S_BLK, s, ceil_div(ctx, BS)); }
-        var flags = sg(S_FLAGS, s);
-        if ((flags & F_PRODUCES) != 0u) {
-          flags &= ~F_PRODUCES;
-          let i = sg(S_IDX, s);
+        // Whole records: each load or store below is one per-lane loop on llvmpipe.
+        var ra = srec(REC_A, s);
+        var rb = srec(REC_B, s);
+        rc.y = 0u;
+        ra.z += bt * k; // context
+        if (k > 1u) { rb.y = ceil_div(ra.z, BS); }
+        let produces = (rc.x & F_PRODUCES) != 0u;
+        rc.x &= ~F_PRODUCES;
+        var gen = ra.w;
+        if (produces) {
+          let i = ra.x;
           // One histogram write for TTFT or ITL (one storage access pattern, not two).
           var h = H_ITL;
-          var v = first_end - sg(S_LAST, s);
-          if ((flags & F_FIRST) == 0u) {
-            flags |= F_FIRST;
-            ss(S_FIRST, s, first_end);
+          var v = first_end - rb.w;
+          if ((rc.x & F_FIRST) == 0u) {
+            rc.x |= F_FIRST;
+            rb.z = first_end;
             h = H_TTFT;
             v = first_end - t_arrival(i);
             hstat(H_TTFT, v, 1u);
@@ -640,14 +664,16 @@ fn finish_iteration(r: u32, now: u32) {
             hstat(H_ITL, v, 1u);
           }
           hist_bump(h, v, 1u);
-          ss(S_FLAGS, s, flags);
-          let gen = sg(S_GEN, s) + k;
-          ss(S_GEN, s, gen);
-          ss(S_LAST, s, now);
-          if (gen == t_output(i)) {
-            done = true;
-            break;
-          }
+          gen += k;
+          ra.w = gen;
+          rb.w = now;
+        }
+        swrec(REC_A, s, ra);
+        swrec(REC_B, s, rb);
+        swrec(REC_C, s, rc);
+        if (produces && gen == t_output(ra.x)) {
+          done = true;
+          break;
         }
       }
     }

@@ -87,7 +87,7 @@ export function laneStrides(sizes: Pick<FamilySizes, 'maxReplicas' | 'slots'>) {
 export const PARAM_FIELDS = 16;
 export const LANE_WORDS = 61 + RES_CAP; // + fast-forward residue table
 export const REPLICA_FIELDS = 12;
-export const SLOT_FIELDS = 13;
+export const SLOT_FIELDS = 16; // 13 used, in 4 vec4 records
 export const HIST_WORDS = 6 * 1728;
 
 export function composeEngine(router: string, scheduler: string, sizes: FamilySizes): string {
