@@ -15,7 +15,7 @@ struct Uniforms {
 @group(0) @binding(1) var<storage, read> params: array<u32>;
 @group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival, prompt, output) per request
 @group(0) @binding(3) var<storage, read_write> ls: array<u32>;
-@group(0) @binding(4) var<storage, read_write> reps: array<u32>;
+@group(0) @binding(4) var<storage, read_write> reps: array<vec4<u32>>; // 3 vec4 records per replica
 @group(0) @binding(5) var<storage, read_write> slots: array<vec4<u32>>; // 4 vec4 records per slot
 @group(0) @binding(6) var<storage, read_write> hist: array<u32>;
 @group(0) @binding(7) var<storage, read_write> live: array<atomic<u32>>;
@@ -76,17 +76,18 @@ const H_E2E: u32 = 3u;
 const H_QUEUE: u32 = 4u;
 const H_KV: u32 = 5u;
 
-// ---- replica fields: word = (field * MAXR + r) * lanes + lane ----
+// ---- replica fields: 3 vec4 records per replica, field f in record f / 4, component f % 4.
+// Record 0 holds what step() tests for every replica, so its scans load one record per replica.
 const R_BUSY: u32 = 0u;
 const R_END: u32 = 1u;
-const R_USED: u32 = 2u;
-const R_OUT: u32 = 3u; // outstanding (waiting + running)
-const R_WH: u32 = 4u; // waiting list head/tail/count (links are slot + 1, 0 = none)
-const R_WT: u32 = 5u;
-const R_WN: u32 = 6u;
-const R_RH: u32 = 7u; // running list
-const R_RT: u32 = 8u;
-const R_RN: u32 = 9u;
+const R_WN: u32 = 2u; // waiting count
+const R_RN: u32 = 3u; // running count
+const R_USED: u32 = 4u;
+const R_OUT: u32 = 5u; // outstanding (waiting + running)
+const R_WH: u32 = 6u; // waiting list head/tail (links are slot + 1, 0 = none)
+const R_WT: u32 = 7u;
+const R_RH: u32 = 8u; // running list head/tail
+const R_RT: u32 = 9u;
 const R_FEND: u32 = 10u; // end of the batch's first iteration
 const R_K: u32 = 11u; // iterations folded into the batch
 
@@ -166,8 +167,14 @@ fn ix(w: u32, stride: u32) -> u32 {
 }
 fn lsg(f: u32) -> u32 { return ls[ix(f, LS_STRIDE)]; }
 fn lss(f: u32, v: u32) { ls[ix(f, LS_STRIDE)] = v; }
-fn rg(f: u32, r: u32) -> u32 { return reps[ix(f * MAXR + r, R_STRIDE)]; }
-fn rs(f: u32, r: u32, v: u32) { reps[ix(f * MAXR + r, R_STRIDE)] = v; }
+// Record q of replica r (R_STRIDE counts words).
+fn rix(q: u32, r: u32) -> u32 {
+  if (LANE_MAJOR) { return lane * (R_STRIDE / 4u) + 3u * r + q; }
+  return (3u * r + q) * L + lane;
+}
+fn rg(f: u32, r: u32) -> u32 { return reps[rix(f / 4u, r)][f % 4u]; }
+fn rs(f: u32, r: u32, v: u32) { reps[rix(f / 4u, r)][f % 4u] = v; }
+fn rrec0(r: u32) -> vec4<u32> { return reps[rix(0u, r)]; }
 // Record q of slot s (S_STRIDE counts words; records are 4 words).
 fn six(q: u32, s: u32) -> u32 {
   if (LANE_MAJOR) { return lane * (S_STRIDE / 4u) + 4u * s + q; }
@@ -233,15 +240,16 @@ fn iter_us(p: u32, d: u32, s: u32) -> u32 {
 // ---- intrusive sorted lists over slots: (key, request index) ascending ----
 
 fn list_insert(r: u32, hf: u32, tf: u32, nf: u32, s: u32) {
-  let key = sg(S_KEY, s);
-  let idx = sg(S_IDX, s);
+  let a = srec(REC_A, s);
+  let key = a.y;
+  let idx = a.x;
   // Scan from the tail: new and re-queued requests mostly belong near the end.
   var m = rg(tf, r);
   loop {
     tick();
     if (m == NIL) { break; }
-    let mk = sg(S_KEY, m - 1u);
-    if (mk < key || (mk == key && sg(S_IDX, m - 1u) < idx)) { break; }
+    let ma = srec(REC_A, m - 1u);
+    if (ma.y < key || (ma.y == key && ma.x < idx)) { break; }
     m = sg(S_PREV, m - 1u);
   }
   var n: u32;
@@ -526,8 +534,9 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
       tick();
       if (m == NIL) { break; }
       let s = m - 1u;
-      max_k = min(max_k, t_output(sg(S_IDX, s)) - sg(S_GEN, s));
-      let q = sg(S_CTX, s) % BS;
+      let a = srec(REC_A, s);
+      max_k = min(max_k, t_output(a.x) - a.w);
+      let q = a.z % BS;
       lss(LS_RES + q, lsg(LS_RES + q) + 1u);
       m = sg(S_NEXT, s);
     }
@@ -698,8 +707,9 @@ fn step() -> bool {
   tick(); // loop entry (gallivm counts it too)
   for (var r = 0u; r < REPLICAS; r++) {
     tick();
-    if (rg(R_BUSY, r) != 0u) {
-      let e = rg(R_END, r);
+    let r0 = rrec0(r);
+    if (r0.x != 0u) {
+      let e = r0.y;
       if (!any || e < now) {
         now = e;
         any = true;
@@ -718,7 +728,8 @@ fn step() -> bool {
     loop {
       tick();
       if (r >= REPLICAS) { break; }
-      if (rg(R_BUSY, r) != 0u && rg(R_END, r) == now) { break; }
+      let r0 = rrec0(r);
+      if (r0.x != 0u && r0.y == now) { break; }
       r += 1u;
     }
     if (r >= REPLICAS) { break; }
@@ -741,7 +752,8 @@ fn step() -> bool {
     loop {
       tick();
       if (r >= REPLICAS) { break; }
-      if (rg(R_BUSY, r) == 0u && (rg(R_WN, r) > 0u || rg(R_RN, r) > 0u)) { break; }
+      let r0 = rrec0(r);
+      if (r0.x == 0u && (r0.z > 0u || r0.w > 0u)) { break; }
       r += 1u;
     }
     if (r >= REPLICAS) { break; }
