@@ -89,6 +89,24 @@ describe('GPU engine equals the CPU reference', () => {
     expect(tinySlots.results.some((r) => r.fallback?.startsWith('slot table full'))).toBe(true);
   });
 
+  it('events longer than the software loop limiter allows are split across dispatches, not abandoned', async () => {
+    // 900 same-instant arrivals, each the shortest so far: every SJF insert walks the whole queue
+    // (~400,000 loop iterations in one instant); and one 100,000-token decode that fast-forward folds
+    // in one event. Either exceeds Mesa llvmpipe's 65,535 iterations per invocation.
+    const burst = makeTrace(Array.from({ length: 900 }, (_, i): [number, number, number] => [0, 1000 - i, 2]));
+    const long = makeTrace([[0, 10, 100000]]);
+    const profile = resolveProfile('llama3-8b-h100', { maxNumSeqs: 2, maxModelLen: 100010, maxBatchedTokens: 100010 });
+    const jobs: Job[] = [burst, long].map((trace) => ({
+      trace,
+      spec: { replicas: 1, router: { name: 'round-robin' }, scheduler: { name: 'sjf' }, profile, seed: 3 },
+    }));
+    const gpu = await runGpuJobs(jobs, { slotCapacity: 1024 });
+    jobs.forEach((job, i) => {
+      expect(gpu.results[i].engine, `job ${i}: ${gpu.results[i].fallback}`).toBe('gpu');
+      expect(firstDifference(runCpuJob(job).raw, gpu.results[i].raw), `job ${i}`).toBeNull();
+    });
+  });
+
   it('the slot table holds exactly its capacity: peak in-flight requests run on the GPU, one less falls back', async () => {
     const trace = scaleTrace(windowTrace(loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname), 600, 60), 4);
     const job: Job = {
