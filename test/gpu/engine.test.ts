@@ -89,6 +89,24 @@ describe('GPU engine equals the CPU reference', () => {
     expect(tinySlots.results.some((r) => r.fallback?.startsWith('slot table full'))).toBe(true);
   });
 
+  it('the hardware-GPU layout (lane-minor state, 64-invocation workgroups) gives the same records', async () => {
+    // What Vulkan runs by default; on the software adapter only this test exercises it. Three
+    // families keep the cold compiles few.
+    const families = new Set(['round-robin/vllm-fcfs', 'least-kv/chunked-prefill', 'power-of-two/sjf']);
+    const trace = loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname);
+    const jobs = randomJobs(trace, 300, seed + 1)
+      .filter((j) => families.has(`${j.spec.router.name}/${j.spec.scheduler.name}`))
+      .slice(0, 40);
+    expect(jobs.length).toBe(40);
+    const gpu = await runGpuJobs(jobs, { laneMajor: false, workgroupSize: 64 });
+    const ran = gpu.results.filter((r) => r.engine === 'gpu').length;
+    console.log(`hardware layout: ${ran}/${jobs.length} lanes on the GPU`);
+    expect(ran).toBeGreaterThanOrEqual(Math.floor(jobs.length * 0.6));
+    jobs.forEach((job, i) => {
+      expect(firstDifference(runCpuJob(job).raw, gpu.results[i].raw), `job ${i}: ${job.spec.router.name} x ${job.spec.scheduler.name}`).toBeNull();
+    });
+  });
+
   it('events longer than the software loop limiter allows are split across dispatches, not abandoned', async () => {
     // 900 same-instant arrivals, each the shortest so far: every SJF insert walks the whole queue
     // (~400,000 loop iterations in one instant); and one 100,000-token decode that fast-forward folds
