@@ -136,6 +136,8 @@ fn loop_limit_intact() -> bool {
   return probe == U.pad0 + 2u;
 }
 fn tick() { ticks += 1u; }
+// This dispatch's share of the loop limiter is used up: start nothing more (always false off llvmpipe).
+fn budget_spent() -> bool { return LOOP_LIMITED && ticks > TICK_START_MAX; }
 
 
 var<private> lane: u32;
@@ -353,13 +355,15 @@ var<private> b_prefill: u32;
 var<private> b_decodes: u32;
 var<private> b_context: u32;
 
-fn add_to_batch(s: u32, ctx: u32, tgt: u32, tokens: u32, produces: bool) {
+fn add_to_batch(s: u32, ctx: u32, tgt: u32, tokens: u32, produces: bool) -> u32 {
   b_n += 1u;
   if (ctx < tgt) { b_prefill += tokens; } else { b_decodes += 1u; }
   b_context += ctx + tokens;
-  ss(S_BTOK, s, tokens);
-  let flags = sg(S_FLAGS, s) & ~F_PRODUCES;
-  ss(S_FLAGS, s, flags | select(0u, F_PRODUCES, produces));
+  var rc = srec(REC_C, s);
+  rc.x = (rc.x & ~F_PRODUCES) | select(0u, F_PRODUCES, produces);
+  rc.y = tokens;
+  swrec(REC_C, s, rc);
+  return rc.z; // the running-list successor, for walks (record C holds the links)
 }
 
 // Recompute preemption: drop all KV, wait again to prefill prompt + generated.
@@ -411,22 +415,14 @@ fn schedule_running(r: u32, budget_in: u32) {
         blocked = true;
         break;
       }
-      // allocate and add_to_batch, on whole records
+      // allocate(), on the record already loaded
       rb.y += need;
       swrec(REC_B, s, rb);
       rs(R_USED, r, used + need);
-      b_n += 1u;
-      if (in_prefill) { b_prefill += tokens; } else { b_decodes += 1u; }
-      b_context += ctx + tokens;
-      let produces = !in_prefill || ctx + tokens == tgt;
-      var rc = srec(REC_C, s);
-      rc.x = (rc.x & ~F_PRODUCES) | select(0u, F_PRODUCES, produces);
-      rc.y = tokens;
-      swrec(REC_C, s, rc);
       if (in_prefill) { all_decodes = false; }
       budget -= tokens;
       scheduled += 1u;
-      m = rc.z;
+      m = add_to_batch(s, ctx, tgt, tokens, !in_prefill || ctx + tokens == tgt);
     }
     if (!blocked) { break; }
     let victim = rg(R_RT, r) - 1u;
@@ -457,7 +453,7 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
     if (rg(R_USED, r) + need_blocks + WM > KV) { break; }
     waiting_remove(r, s);
     admit(r, s, need_blocks, now);
-    add_to_batch(s, 0u, need, need, true); // waiting requests hold no KV: ctx 0
+    _ = add_to_batch(s, 0u, need, need, true); // waiting requests hold no KV: ctx 0
     tokens += need;
     admitted = true;
   }
@@ -483,7 +479,7 @@ fn build_chunked(r: u32, now: u32) -> bool {
     if (rg(R_USED, r) + need_blocks + WM > KV) { break; }
     waiting_remove(r, s);
     admit(r, s, need_blocks, now);
-    add_to_batch(s, 0u, tgt, chunk, chunk == tgt);
+    _ = add_to_batch(s, 0u, tgt, chunk, chunk == tgt);
     budget -= chunk;
     admitted = true;
   }
@@ -556,7 +552,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
         if (k >= max_k) { break; }
         // A shorter fold is still exact (the next event folds on); it keeps one long one under the
         // loop limiter.
-        if (LOOP_LIMITED && ticks > TICK_START_MAX) { break; }
+        if (budget_spent()) { break; }
         let dur = iter_us(0u, n, context + k * n);
         let e2 = end + dur;
         if (e2 < end) {
@@ -747,7 +743,7 @@ fn step() -> bool {
     // A burst of same-instant arrivals into a long sorted queue can outrun the loop limiter in one
     // step: stop between arrivals and start nobody; the next step resumes at the same instant, where
     // no replica ends (all were finished), so the outcome is that of one uninterrupted step.
-    if (LOOP_LIMITED && ticks > TICK_START_MAX && next < TLEN && t_arrival(next) == now) {
+    if (budget_spent() && next < TLEN && t_arrival(next) == now) {
       lss(LS_NEXT, next);
       return true;
     }
@@ -801,7 +797,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   tick(); // loop entry (gallivm counts it too)
   for (var k = 0u; k < U.steps; k++) {
     tick();
-    if (LOOP_LIMITED && ticks > TICK_START_MAX) { break; }
+    if (budget_spent()) { break; }
     if (!step()) { break; }
   }
   for (var w = 0u; w < 26u; w++) { lss(LS_CNT + w, cnt[w]); }

@@ -15,6 +15,8 @@ import { loadTrace } from '../../src/trace/readers.js';
 import { scaleTrace, windowTrace } from '../../src/trace/trace.js';
 import { makeTrace } from '../helpers.js';
 
+const AZURE = new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname;
+
 const seed = Number(process.env.SCHEDLAB_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const count = Number(process.env.SCHEDLAB_TEST_CONFIGS ?? 200);
 console.log(`engine differential test seed ${seed}, ${count} configurations (replay with SCHEDLAB_TEST_SEED=${seed})`);
@@ -29,7 +31,7 @@ afterAll(async () => {
 
 describe('GPU engine equals the CPU reference', () => {
   it(`${count} random configurations on the Azure trace`, async () => {
-    const trace = loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname);
+    const trace = loadTrace(AZURE);
     const jobs = randomJobs(trace, count, seed);
     const { rows, gpuSeconds, cpuSeconds, backend } = await compareJobs(jobs);
     const bad = rows.filter((r) => !r.equal);
@@ -93,7 +95,7 @@ describe('GPU engine equals the CPU reference', () => {
     // What Vulkan runs by default; on the software adapter only this test exercises it. Three
     // families keep the cold compiles few.
     const families = new Set(['round-robin/vllm-fcfs', 'least-kv/chunked-prefill', 'power-of-two/sjf']);
-    const trace = loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname);
+    const trace = loadTrace(AZURE);
     const jobs = randomJobs(trace, 300, seed + 1)
       .filter((j) => families.has(`${j.spec.router.name}/${j.spec.scheduler.name}`))
       .slice(0, 40);
@@ -126,7 +128,7 @@ describe('GPU engine equals the CPU reference', () => {
   });
 
   it('the slot table holds exactly its capacity: peak in-flight requests run on the GPU, one less falls back', async () => {
-    const trace = scaleTrace(windowTrace(loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname), 600, 60), 4);
+    const trace = scaleTrace(windowTrace(loadTrace(AZURE), 600, 60), 4);
     const job: Job = {
       trace,
       spec: { replicas: 3, router: { name: 'round-robin' }, scheduler: { name: 'vllm-fcfs' }, profile: resolveProfile('llama3-8b-h100', { kvBlocks: 3000 }), seed: 5 },
