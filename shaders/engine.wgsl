@@ -15,7 +15,7 @@ struct Uniforms {
 @group(0) @binding(1) var<storage, read> params: array<u32>;
 @group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival, prompt, output) per request
 @group(0) @binding(3) var<storage, read_write> ls: array<u32>;
-@group(0) @binding(4) var<storage, read_write> reps: array<vec4<u32>>; // 3 vec4 records per replica
+@group(0) @binding(4) var<storage, read_write> reps: array<vec4<u32>>; // R_RECS vec4 records per replica
 @group(0) @binding(5) var<storage, read_write> slots: array<vec4<u32>>; // 4 vec4 records per slot
 @group(0) @binding(6) var<storage, read_write> hist: array<u32>;
 @group(0) @binding(7) var<storage, read_write> live: array<atomic<u32>>;
@@ -46,9 +46,6 @@ const LS_FREE: u32 = 3u; // free-slot stack size
 const LS_HIGH: u32 = 4u; // slots ever handed out
 const LS_CNT: u32 = 5u; // 13 counters x (lo, hi)
 const LS_H: u32 = 31u; // 6 histograms x (count lo, count hi, sum lo, sum hi, max)
-// Fast-forward residue counts (RES_CAP words). In storage, not a private array: llvmpipe let
-// masked-off invocations corrupt dynamically indexed private arrays.
-const LS_RES: u32 = 61u;
 
 const ST_DONE: u32 = 1u;
 const ST_SLOTS: u32 = 2u;
@@ -76,9 +73,9 @@ const H_E2E: u32 = 3u;
 const H_QUEUE: u32 = 4u;
 const H_KV: u32 = 5u;
 
-// ---- replica fields: 3 vec4 records per replica, field f in record f / 4, component f % 4.
+// ---- replica fields: vec4 records, field f in record f / 4, component f % 4.
 // Record 0 holds what step() tests for every replica, so its scans load one record per replica.
-const R_BUSY: u32 = 0u;
+const R_BUSY: u32 = 0u; // 0 idle, BUSY (an iteration or fold in progress), BUSY_OPEN (a fold arrivals lengthen)
 const R_END: u32 = 1u;
 const R_WN: u32 = 2u; // waiting count
 const R_RN: u32 = 3u; // running count
@@ -90,6 +87,16 @@ const R_RH: u32 = 8u; // running list head/tail
 const R_RT: u32 = 9u;
 const R_FEND: u32 = 10u; // end of the batch's first iteration
 const R_K: u32 = 11u; // iterations folded into the batch
+const R_FCTX: u32 = 12u; // fold: context tokens of its first iteration
+const R_FMAXK: u32 = 13u; // fold: iterations after which its first request completes
+const R_FN: u32 = 14u; // fold: requests in the batch
+// Records 4.. hold the fold's residue counts (requests by context mod block size, RES_CAP of them).
+// In storage, not a private array: llvmpipe let masked-off invocations corrupt dynamically indexed
+// private arrays.
+const R_RES_REC: u32 = 4u;
+const R_RECS: u32 = 4u + RES_CAP / 4u;
+const BUSY: u32 = 1u;
+const BUSY_OPEN: u32 = 2u;
 
 // ---- slot fields: a slot (one request in flight) is 4 vec4 records, field f in record f / 4,
 // component f % 4. On llvmpipe one vec4 access is one per-lane loop, like one u32 access, so the
@@ -171,12 +178,14 @@ fn lsg(f: u32) -> u32 { return ls[ix(f, LS_STRIDE)]; }
 fn lss(f: u32, v: u32) { ls[ix(f, LS_STRIDE)] = v; }
 // Record q of replica r (R_STRIDE counts words).
 fn rix(q: u32, r: u32) -> u32 {
-  if (LANE_MAJOR) { return lane * (R_STRIDE / 4u) + 3u * r + q; }
-  return (3u * r + q) * L + lane;
+  if (LANE_MAJOR) { return lane * (R_STRIDE / 4u) + R_RECS * r + q; }
+  return (R_RECS * r + q) * L + lane;
 }
 fn rg(f: u32, r: u32) -> u32 { return reps[rix(f / 4u, r)][f % 4u]; }
 fn rs(f: u32, r: u32, v: u32) { reps[rix(f / 4u, r)][f % 4u] = v; }
 fn rrec0(r: u32) -> vec4<u32> { return reps[rix(0u, r)]; }
+fn res_get(r: u32, q: u32) -> u32 { return reps[rix(R_RES_REC + q / 4u, r)][q % 4u]; }
+fn res_set(r: u32, q: u32, v: u32) { reps[rix(R_RES_REC + q / 4u, r)][q % 4u] = v; }
 // Record q of slot s (S_STRIDE counts words; records are 4 words).
 fn six(q: u32, s: u32) -> u32 {
   if (LANE_MAJOR) { return lane * (S_STRIDE / 4u) + 4u * s + q; }
@@ -318,6 +327,8 @@ fn arrive(i: u32) -> bool {
   let r = route(i);
   lss(LS_ROUTED, lsg(LS_ROUTED) + 1u);
   rs(R_OUT, r, rg(R_OUT, r) + 1u);
+  // Its scheduler must see the new request at its next iteration: the fold ends where it is.
+  if (rg(R_BUSY, r) == BUSY_OPEN) { rs(R_BUSY, r, BUSY); }
   let m = slot_alloc();
   if (m == NIL) {
     stop(ST_SLOTS);
@@ -515,14 +526,16 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     return false;
   }
   rs(R_FEND, r, end);
-  var k = 1u;
+  rs(R_K, r, 1u);
+  rs(R_END, r, end);
+  rs(R_BUSY, r, BUSY);
   if (pure && FF_ON) {
-    // Fast-forward: iterations 2..k repeat the first with contexts one token longer each; they end
+    // Fast-forward: iterations 2..k repeat the first with contexts one token longer each; they start
     // before the next arrival, complete nobody before the k-th and fit in the free blocks.
     tick(); // loop entry (gallivm counts it too)
-    for (var b = 0u; b < BS; b++) {
+    for (var q = 0u; q < BS; q += 4u) {
       tick();
-      lss(LS_RES + b, 0u);
+      reps[rix(R_RES_REC + q / 4u, r)] = vec4<u32>(0u);
     }
     var max_k = 0xffffffffu;
     var m = rg(R_RH, r);
@@ -533,73 +546,91 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
       let a = srec(REC_A, s);
       max_k = min(max_k, t_output(a.x) - a.w);
       let q = a.z % BS;
-      lss(LS_RES + q, lsg(LS_RES + q) + 1u);
+      res_set(r, q, res_get(r, q) + 1u);
       m = sg(S_NEXT, s);
     }
-    var used = rg(R_USED, r);
-    var free = KV - used;
-    // Histogram writes of folded iterations are batched per run of equal buckets (KV use and ITL
-    // change slowly): the walk breaks out to write when a bucket changes, then resumes.
-    var kv_b = 0u;
-    var kv_c = 0u;
-    var itl_b = 0u;
-    var itl_c = 0u;
+    reps[rix(R_FCTX / 4u, r)] = vec4<u32>(context, max_k, n, 0u);
+    if (!extend_fold(r, has_next, next_arrival)) { return false; }
+  }
+  return true;
+}
+
+// Adds the fold's iterations that start before the next arrival; the fold stays open (BUSY_OPEN)
+// if it stopped only there. Twin of extendFold in simulator.ts.
+fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
+  let f = reps[rix(R_FCTX / 4u, r)];
+  let context = f.x;
+  let max_k = f.y;
+  let n = f.z;
+  var k = rg(R_K, r);
+  var end = rg(R_END, r);
+  var used = rg(R_USED, r);
+  var free = KV - used;
+  var open = false;
+  // Histogram writes of folded iterations are batched per run of equal buckets (KV use and ITL
+  // change slowly): the walk breaks out to write when a bucket changes, then resumes.
+  var kv_b = 0u;
+  var kv_c = 0u;
+  var itl_b = 0u;
+  var itl_c = 0u;
+  loop {
+    tick();
+    var flush = false;
     loop {
       tick();
-      var flush = false;
-      loop {
-        tick();
-        if (k >= max_k) { break; }
-        // A shorter fold is still exact (the next event folds on); it keeps one long one under the
-        // loop limiter.
-        if (budget_spent()) { break; }
-        let dur = iter_us(0u, n, context + k * n);
-        let e2 = end + dur;
-        if (e2 < end) {
-          if (has_next) { break; }
-          stop(ST_CLOCK);
-          return false;
-        }
-        if (has_next && e2 > next_arrival) { break; }
-        let nb = lsg(LS_RES + (BS - (k % BS)) % BS);
-        if (nb > free) { break; }
-        let bk = H_KV * HIST_BUCKETS + bucket_of(used + nb);
-        let bi = H_ITL * HIST_BUCKETS + bucket_of(dur);
-        if ((kv_c > 0u && bk != kv_b) || (itl_c > 0u && bi != itl_b)) {
-          flush = true;
-          break;
-        }
-        free -= nb;
-        used += nb;
-        // record_iteration and hadd(H_ITL, dur, n), histogram buckets deferred
-        hstat(H_KV, used, 1u);
-        cnt_add(C_ITERATIONS, 1u);
-        cnt_add(C_BUSY_US, dur);
-        hstat(H_ITL, dur, n);
-        kv_b = bk;
-        kv_c += 1u;
-        itl_b = bi;
-        itl_c += n;
-        end = e2;
-        k += 1u;
+      if (k >= max_k) { break; }
+      // An iteration starting at the arrival instant starts after it (event order), so it may differ.
+      if (has_next && end >= next_arrival) {
+        open = true;
+        break;
       }
-      if (kv_c > 0u) {
-        let i = ix(kv_b, H_STRIDE);
-        hist[i] = hist[i] + kv_c;
+      // A shorter fold is still exact (the next event folds on); it keeps one long one under the
+      // loop limiter.
+      if (budget_spent()) { break; }
+      let dur = iter_us(0u, n, context + k * n);
+      let e2 = end + dur;
+      if (e2 < end) {
+        stop(ST_CLOCK);
+        return false;
       }
-      if (itl_c > 0u) {
-        let i = ix(itl_b, H_STRIDE);
-        hist[i] = hist[i] + itl_c;
+      let nb = res_get(r, (BS - (k % BS)) % BS);
+      if (nb > free) { break; }
+      let bk = H_KV * HIST_BUCKETS + bucket_of(used + nb);
+      let bi = H_ITL * HIST_BUCKETS + bucket_of(dur);
+      if ((kv_c > 0u && bk != kv_b) || (itl_c > 0u && bi != itl_b)) {
+        flush = true;
+        break;
       }
-      kv_c = 0u;
-      itl_c = 0u;
-      if (!flush) { break; }
+      free -= nb;
+      used += nb;
+      // record_iteration and hadd(H_ITL, dur, n), histogram buckets deferred
+      hstat(H_KV, used, 1u);
+      cnt_add(C_ITERATIONS, 1u);
+      cnt_add(C_BUSY_US, dur);
+      hstat(H_ITL, dur, n);
+      kv_b = bk;
+      kv_c += 1u;
+      itl_b = bi;
+      itl_c += n;
+      end = e2;
+      k += 1u;
     }
-    rs(R_USED, r, used);
+    if (kv_c > 0u) {
+      let i = ix(kv_b, H_STRIDE);
+      hist[i] = hist[i] + kv_c;
+    }
+    if (itl_c > 0u) {
+      let i = ix(itl_b, H_STRIDE);
+      hist[i] = hist[i] + itl_c;
+    }
+    kv_c = 0u;
+    itl_c = 0u;
+    if (!flush) { break; }
   }
+  rs(R_USED, r, used);
   rs(R_K, r, k);
   rs(R_END, r, end);
-  rs(R_BUSY, r, 1u);
+  rs(R_BUSY, r, select(BUSY, BUSY_OPEN, open));
   return true;
 }
 
@@ -697,6 +728,7 @@ fn finish_iteration(r: u32, now: u32) {
 
 fn step() -> bool {
   var next = lsg(LS_NEXT);
+  let first_next = next;
   var now = 0u;
   var any = false;
   if (next < TLEN) {
@@ -748,10 +780,26 @@ fn step() -> bool {
       return true;
     }
   }
+  let arrived = next != first_next;
   lss(LS_NEXT, next);
   let has_next = next < TLEN;
   var next_arrival = 0u;
   if (has_next) { next_arrival = t_arrival(next); }
+  // Folds this instant's arrivals did not go to run on to the next arrival.
+  r = 0u;
+  loop {
+    tick();
+    if (!arrived) { break; }
+    loop {
+      tick();
+      if (r >= REPLICAS) { break; }
+      if (rrec0(r).x == BUSY_OPEN) { break; }
+      r += 1u;
+    }
+    if (r >= REPLICAS) { break; }
+    if (!extend_fold(r, has_next, next_arrival)) { return false; }
+    r += 1u;
+  }
   r = 0u;
   loop {
     tick();

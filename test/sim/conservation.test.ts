@@ -1,9 +1,11 @@
 // Whole-trace properties on real data under memory pressure, for every router x scheduler pair.
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { resolveProfile } from '../../src/model/profile.js';
 import { firstDifference, summarizeRaw } from '../../src/metrics/record.js';
 import { SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
 import { ROUTER_NAMES } from '../../src/policy/router/index.js';
+import { argminRotating, type Router } from '../../src/policy/router/types.js';
 import { simulate, Status } from '../../src/sim/cpu/simulator.js';
 import { resolveLane, type LaneSpec } from '../../src/sim/lane.js';
 import { loadTrace } from '../../src/trace/readers.js';
@@ -50,6 +52,27 @@ describe.each(ROUTER_NAMES.flatMap((r) => SCHEDULER_NAMES.map((s) => [r, s])))('
 
   it('is unchanged by fast-forward', () => {
     expect(firstDifference(raw, simulate(trace, lane, { fastForward: false }).raw)).toBeNull();
+  });
+});
+
+// Light load: decode folds run on across arrivals routed to other replicas (DESIGN.md §3), which
+// must not change any record, nor what token-aware routers see at each arrival.
+describe('fast-forward across arrivals routed elsewhere', () => {
+  const light = windowTrace(azure, 0, 300);
+  const fewestTokens: Router = {
+    name: 'test-fewest-tokens',
+    summary: 'fewest prompt tokens to prefill plus output tokens to decode',
+    params: z.object({}).strict(),
+    route: (view, request) =>
+      argminRotating(view.replicas, request.index, (r) => view.queuedPrefillTokens[r] + view.remainingDecodeTokens[r]),
+  };
+  it.each(SCHEDULER_NAMES)('leaves every record unchanged (%s, every router and a token-aware one)', (scheduler) => {
+    for (const router of [...ROUTER_NAMES, fewestTokens.name]) {
+      const base = resolveLane({ ...spec(router === fewestTokens.name ? 'round-robin' : router, scheduler), replicas: 4 });
+      const lane = router === fewestTokens.name ? { ...base, router: fewestTokens } : base;
+      const folded = simulate(light, lane, { checkInvariants: true }).raw;
+      expect(firstDifference(folded, simulate(light, lane, { fastForward: false }).raw), router).toBeNull();
+    }
   });
 });
 

@@ -52,6 +52,24 @@ interface Batch {
   firstEndUs: number;
 }
 
+/**
+ * A fast-forwarded run of decode iterations that later arrivals may lengthen. It holds the
+ * iterations that start before the lane's next arrival; when that arrival goes to another replica,
+ * nothing this replica's scheduler sees has changed, so the run goes on to the arrival after it.
+ */
+interface Fold {
+  /** Still lengthened at arrivals (false once an arrival is routed here, a completion or a block shortage ends it). */
+  open: boolean;
+  /** Context tokens of the batch's first iteration, summed over its requests. */
+  contextTokens: number;
+  /** Iterations after which the first request completes. */
+  maxK: number;
+  /** Requests by context length mod block size, at the first iteration. */
+  residues: Int32Array;
+  /** Iterations already taken off remainingDecodeTokens (ended before a routing instant). */
+  settled: number;
+}
+
 class Replica {
   waiting: number[] = []; // sorted by (priority key, request index)
   running: number[] = []; // same order; the last one is the preemption victim
@@ -59,6 +77,10 @@ class Replica {
   busy = false;
   endUs = 0;
   batch: Batch = { requests: [], tokens: [], producesToken: [], iterations: 1, firstEndUs: 0 };
+  fold: Fold;
+  constructor(blockSize: number) {
+    this.fold = { open: false, contextTokens: 0, maxK: 0, residues: new Int32Array(blockSize), settled: 0 };
+  }
 }
 
 const ceilDiv = (a: number, b: number) => Math.floor((a + b - 1) / b);
@@ -96,7 +118,6 @@ class Simulation {
   private readonly kvBlocks: number;
   private readonly sloTtftUs: number;
   private readonly sloTpotUs: number;
-  private readonly residues: Int32Array;
 
   constructor(
     private readonly trace: Trace,
@@ -104,7 +125,7 @@ class Simulation {
     private readonly options: SimOptions,
   ) {
     const n = (this.n = trace.arrivalUs.length);
-    this.replicas = Array.from({ length: lane.replicas }, () => new Replica());
+    this.replicas = Array.from({ length: lane.replicas }, () => new Replica(lane.profile.blockSize));
     this.outstanding = new Int32Array(lane.replicas);
     this.usedBlocksView = new Int32Array(lane.replicas);
     this.queuedPrefillTokens = new Float64Array(lane.replicas);
@@ -125,7 +146,6 @@ class Simulation {
     this.kvBlocks = lane.profile.kvBlocks;
     this.sloTtftUs = Math.round(lane.slo.ttftMs * 1000);
     this.sloTpotUs = Math.round(lane.slo.tpotMs * 1000);
-    this.residues = new Int32Array(this.blockSize);
     for (let i = 0; i < n; i++) {
       this.key[i] = lane.scheduler.priorityKey(
         { index: i, promptTokens: trace.promptTokens[i], outputTokens: trace.outputTokens[i] },
@@ -147,12 +167,17 @@ class Simulation {
       for (let r = 0; r < replicas.length; r++) {
         if (replicas[r].busy && replicas[r].endUs === now) this.finishIteration(r, now);
       }
+      const arrivals = next < this.n && arrivalUs[next] === now;
+      if (arrivals) this.settleFoldViews();
       while (next < this.n && arrivalUs[next] === now) {
         this.arrive(next);
         next++;
         if (this.options.onProgress && (next & 4095) === 0) this.options.onProgress(next, this.n);
       }
       const nextArrivalUs = next < this.n ? arrivalUs[next] : Infinity;
+      if (arrivals) {
+        for (const rep of replicas) if (rep.busy && rep.fold.open) this.extendFold(rep, nextArrivalUs);
+      }
       for (let r = 0; r < replicas.length; r++) {
         const rep = replicas[r];
         if (!rep.busy && (rep.waiting.length > 0 || rep.running.length > 0)) this.startIteration(r, now, nextArrivalUs);
@@ -197,6 +222,7 @@ class Simulation {
     this.queuedPrefillTokens[r] += prompt;
     this.remainingDecodeTokens[r] += output;
     this.replicaOf[i] = r;
+    this.replicas[r].fold.open = false; // its scheduler must see the new request at its next iteration
     this.status[i] = Status.Waiting;
     this.prefillTarget[i] = prompt;
     this.insertSorted(this.replicas[r].waiting, i);
@@ -226,35 +252,65 @@ class Simulation {
     rep.endUs = now + firstUs;
     batch.firstEndUs = rep.endUs;
 
-    if (pureDecode && this.options.fastForward !== false) {
-      // Iterations 2..k repeat iteration 1 with every context one token longer. They end before the
-      // next arrival (the only outside event that could change this replica's schedule), complete
-      // nobody before the k-th, and need no more blocks than are free, so no preemption happens.
-      const n = batch.requests.length;
-      let maxK = Infinity;
-      this.residues.fill(0);
-      for (const j of batch.requests) {
-        maxK = Math.min(maxK, this.trace.outputTokens[j] - this.generated[j]);
-        this.residues[this.ctx[j] % this.blockSize]++;
-      }
-      let free = this.kvBlocks - rep.usedBlocks;
-      let k = 1;
-      while (k < maxK) {
-        const iterUs = iterationUs(model, 0, n, contextTokens + k * n);
-        if (rep.endUs + iterUs > nextArrivalUs) break;
-        // Requests whose context before this iteration is a multiple of the block size need a block.
-        const newBlocks = this.residues[(this.blockSize - (k % this.blockSize)) % this.blockSize];
-        if (newBlocks > free) break;
-        free -= newBlocks;
-        this.recordIteration(rep, iterUs, newBlocks);
-        this.raw.hist.itl.add(iterUs, n);
-        rep.endUs += iterUs;
-        k++;
-      }
-      batch.iterations = k;
-    }
+    const fold = rep.fold;
+    fold.open = false;
+    fold.settled = 0;
     rep.batch = batch;
     rep.busy = true;
+    if (pureDecode && this.options.fastForward !== false) {
+      // Iterations 2..k repeat iteration 1 with every context one token longer. They start before the
+      // next arrival (the only outside event that could change this replica's schedule), complete
+      // nobody before the k-th, and need no more blocks than are free, so no preemption happens.
+      fold.contextTokens = contextTokens;
+      fold.maxK = Infinity;
+      fold.residues.fill(0);
+      for (const j of batch.requests) {
+        fold.maxK = Math.min(fold.maxK, this.trace.outputTokens[j] - this.generated[j]);
+        fold.residues[this.ctx[j] % this.blockSize]++;
+      }
+      this.extendFold(rep, nextArrivalUs);
+    }
+  }
+
+  /** Adds the fold's iterations that start before nextArrivalUs; leaves it open if it stopped only there. */
+  private extendFold(rep: Replica, nextArrivalUs: number): void {
+    const { batch, fold } = rep;
+    const n = batch.requests.length;
+    const model = this.lane.profile.iterationNs;
+    let free = this.kvBlocks - rep.usedBlocks;
+    let k = batch.iterations;
+    fold.open = false;
+    while (k < fold.maxK) {
+      // An iteration starting at the arrival instant starts after it (event order), so it may differ.
+      if (rep.endUs >= nextArrivalUs) {
+        fold.open = true;
+        break;
+      }
+      const iterUs = iterationUs(model, 0, n, fold.contextTokens + k * n);
+      // Requests whose context before this iteration is a multiple of the block size need a block.
+      const newBlocks = fold.residues[(this.blockSize - (k % this.blockSize)) % this.blockSize];
+      if (newBlocks > free) break;
+      free -= newBlocks;
+      this.recordIteration(rep, iterUs, newBlocks);
+      this.raw.hist.itl.add(iterUs, n);
+      rep.endUs += iterUs;
+      k++;
+    }
+    batch.iterations = k;
+  }
+
+  /**
+   * Routers see remainingDecodeTokens as if every iteration ended one by one: take the folded
+   * iterations that have ended (all but the one in progress) off it before routing.
+   */
+  private settleFoldViews(): void {
+    for (let r = 0; r < this.replicas.length; r++) {
+      const rep = this.replicas[r];
+      if (!rep.busy || rep.batch.iterations <= 1) continue;
+      const ended = rep.batch.iterations - 1;
+      this.remainingDecodeTokens[r] -= (ended - rep.fold.settled) * rep.batch.requests.length;
+      rep.fold.settled = ended;
+    }
   }
 
   private recordIteration(rep: Replica, durationUs: number, newBlocks: number): void {
@@ -395,7 +451,7 @@ class Simulation {
         this.raw.hist.itl.add(batch.firstEndUs - this.lastTokenUs[j]);
       }
       this.generated[j] += k;
-      this.remainingDecodeTokens[r] -= k;
+      this.remainingDecodeTokens[r] -= k - rep.fold.settled;
       this.lastTokenUs[j] = now;
       if (this.generated[j] === this.trace.outputTokens[j]) {
         this.complete(rep, r, j, now);
@@ -466,6 +522,7 @@ class Simulation {
         prefill += Math.max(0, this.prefillTarget[j] - this.ctx[j]);
         decode += this.trace.outputTokens[j] - this.generated[j];
       }
+      if (rep.busy) decode -= rep.fold.settled * rep.batch.requests.length;
       if (prefill !== this.queuedPrefillTokens[r] || decode !== this.remainingDecodeTokens[r]) {
         throw new Error(`invariant: replica ${r} token views ${this.queuedPrefillTokens[r]}/${this.remainingDecodeTokens[r]} != ${prefill}/${decode}`);
       }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 export const ROUTER_WGSL = ['round-robin', 'random', 'least-outstanding', 'power-of-two', 'least-kv'] as const;
 export const SCHEDULER_WGSL = ['vllm-fcfs', 'chunked-prefill', 'sjf'] as const;
 
-/** Largest block size the fast-forward residue table (RES_CAP words of lane state) holds. */
+/** Largest block size the fast-forward residue table (RES_CAP words per replica) holds. */
 export const RES_CAP = 64;
 /**
  * Counted loop iterations after which a loop-limited dispatch starts no new event (engine.wgsl), for
@@ -85,8 +85,8 @@ export function laneStrides(sizes: Pick<FamilySizes, 'maxReplicas' | 'slots'>) {
 
 // Word counts; must match shaders/engine.wgsl.
 export const PARAM_FIELDS = 16;
-export const LANE_WORDS = 61 + RES_CAP; // + fast-forward residue table
-export const REPLICA_FIELDS = 12;
+export const LANE_WORDS = 61;
+export const REPLICA_FIELDS = 16 + RES_CAP; // 4 vec4 records, then the fold's residue table
 export const SLOT_FIELDS = 16; // 13 used, in 4 vec4 records
 export const HIST_WORDS = 6 * 1728;
 
