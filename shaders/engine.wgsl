@@ -13,7 +13,7 @@ struct Uniforms {
 
 @group(0) @binding(0) var<uniform> U: Uniforms;
 @group(0) @binding(1) var<storage, read> params: array<u32>;
-@group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival, prompt, output) per request
+@group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival lo, arrival hi, prompt, output) per request
 @group(0) @binding(3) var<storage, read_write> ls: array<u32>;
 @group(0) @binding(4) var<storage, read_write> reps: array<vec4<u32>>; // R_RECS vec4 records per replica
 @group(0) @binding(5) var<storage, read_write> slots: array<vec4<u32>>; // 4 vec4 records per slot
@@ -46,10 +46,11 @@ const LS_FREE: u32 = 3u; // free-slot stack size
 const LS_HIGH: u32 = 4u; // slots ever handed out
 const LS_CNT: u32 = 5u; // 13 counters x (lo, hi)
 const LS_H: u32 = 31u; // 6 histograms x (count lo, count hi, sum lo, sum hi, max)
+const LS_BASE: u32 = 61u; // (lo, hi): the lane's clock origin in trace microseconds (see rebase())
 
 const ST_DONE: u32 = 1u;
 const ST_SLOTS: u32 = 2u;
-const ST_CLOCK: u32 = 3u;
+const ST_CLOCK: u32 = 3u; // a time span above 2^32-1 µs, or a request in flight across a clock rebase it blocks
 const ST_INTERNAL: u32 = 4u;
 const ST_LOOP_LIMIT: u32 = 5u;
 
@@ -64,7 +65,7 @@ const C_TTFT_MET: u32 = 8u;
 const C_TPOT_MET: u32 = 9u;
 const C_ITERATIONS: u32 = 10u;
 const C_BUSY_US: u32 = 11u;
-const C_MAKESPAN: u32 = 12u; // a max, kept in the lo word
+const C_MAKESPAN: u32 = 12u; // a max of absolute times (lo, hi)
 
 const H_TTFT: u32 = 0u;
 const H_TPOT: u32 = 1u;
@@ -197,9 +198,24 @@ fn srec(q: u32, s: u32) -> vec4<u32> { return slots[six(q, s)]; }
 fn swrec(q: u32, s: u32, v: vec4<u32>) { slots[six(q, s)] = v; }
 fn pg(f: u32) -> u32 { return params[f * L + lane]; }
 
-fn t_arrival(i: u32) -> u32 { return trace[3u * (TOFF + i)]; }
-fn t_prompt(i: u32) -> u32 { return trace[3u * (TOFF + i) + 1u]; }
-fn t_output(i: u32) -> u32 { return trace[3u * (TOFF + i) + 2u]; }
+// Times in lane state are u32 microseconds after BASE, which rebase() moves forward before they
+// could overflow; trace arrivals are absolute u64 and only ever used relative to BASE or to a time.
+var<private> BASE: vec2<u32>;
+const FAR: u32 = 0xffffffffu; // "not within u32 of BASE"; no event time reaches it
+fn t_arrival_abs(i: u32) -> vec2<u32> { return vec2<u32>(trace[4u * (TOFF + i)], trace[4u * (TOFF + i) + 1u]); }
+fn t_prompt(i: u32) -> u32 { return trace[4u * (TOFF + i) + 2u]; }
+fn t_output(i: u32) -> u32 { return trace[4u * (TOFF + i) + 3u]; }
+// Arrival i as a lane time (i has not arrived yet, so it is at or after BASE), FAR if out of range.
+fn t_arrival(i: u32) -> u32 {
+  let d = sub64(t_arrival_abs(i), BASE);
+  return select(FAR, d.x, d.y == 0u && d.x != FAR);
+}
+// Lane time t minus request i's arrival; the arrival may lie before BASE.
+fn since_arrival(i: u32, t: u32) -> u32 {
+  let d = sub64(add64(BASE, vec2<u32>(t, 0u)), t_arrival_abs(i));
+  if (d.y != 0u) { stop(ST_CLOCK); }
+  return d.x;
+}
 
 // Views for routers.
 fn rep_outstanding(r: u32) -> u32 { return rg(R_OUT, r); }
@@ -304,6 +320,7 @@ fn slot_alloc() -> u32 {
 }
 
 fn slot_free(s: u32) {
+  ss(S_FLAGS, s, 0u); // a free slot holds no time for rebase() to keep
   let f = lsg(LS_FREE);
   ss(S_FREE, f, s);
   lss(LS_FREE, f + 1u);
@@ -356,7 +373,7 @@ fn admit(r: u32, s: u32, blocks: u32, now: u32) {
   let flags = sg(S_FLAGS, s);
   if ((flags & F_ADMITTED) == 0u) {
     ss(S_FLAGS, s, flags | F_ADMITTED);
-    hadd(H_QUEUE, now - t_arrival(sg(S_IDX, s)), 1u);
+    hadd(H_QUEUE, since_arrival(sg(S_IDX, s), now), 1u);
   }
 }
 
@@ -521,7 +538,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   let first_us = iter_us(b_prefill, b_decodes, context);
   record_iteration(r, first_us, 0u);
   var end = now + first_us;
-  if (end < now) {
+  if (end < now || end == FAR) {
     stop(ST_CLOCK);
     return false;
   }
@@ -589,10 +606,8 @@ fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
       if (budget_spent()) { break; }
       let dur = iter_us(0u, n, context + k * n);
       let e2 = end + dur;
-      if (e2 < end) {
-        stop(ST_CLOCK);
-        return false;
-      }
+      // Ends the fold here; step() rebases the clock before the replica's next iteration.
+      if (e2 < end || e2 == FAR) { break; }
       let nb = res_get(r, (BS - (k % BS)) % BS);
       if (nb > free) { break; }
       let bk = H_KV * HIST_BUCKETS + bucket_of(used + nb);
@@ -642,22 +657,26 @@ fn complete(r: u32, s: u32, now: u32) {
   rs(R_OUT, r, rg(R_OUT, r) - 1u);
   let i = sg(S_IDX, s);
   let output = t_output(i);
-  let arrival = t_arrival(i);
   let first = sg(S_FIRST, s);
   cnt_add(C_COMPLETED, 1u);
   cnt_add(C_OUTPUT_TOKENS, output);
-  hadd(H_E2E, now - arrival, 1u);
+  hadd(H_E2E, since_arrival(i, now), 1u);
   var tpot_ok = true;
   if (output > 1u) {
     let tpot = (now - first) / (output - 1u);
     hadd(H_TPOT, tpot, 1u);
     tpot_ok = tpot <= SLO_TPOT;
   }
-  let ttft_ok = first - arrival <= SLO_TTFT;
+  let ttft_ok = since_arrival(i, first) <= SLO_TTFT;
   if (ttft_ok) { cnt_add(C_TTFT_MET, 1u); }
   if (tpot_ok) { cnt_add(C_TPOT_MET, 1u); }
   if (ttft_ok && tpot_ok) { cnt_add(C_SLO_MET, 1u); }
-  cnt[2u * C_MAKESPAN] = max(cnt[2u * C_MAKESPAN], now);
+  let t = add64(BASE, vec2<u32>(now, 0u));
+  let w = 2u * C_MAKESPAN;
+  if (t.y > cnt[w + 1u] || (t.y == cnt[w + 1u] && t.x > cnt[w])) {
+    cnt[w] = t.x;
+    cnt[w + 1u] = t.y;
+  }
 }
 
 fn finish_iteration(r: u32, now: u32) {
@@ -697,7 +716,7 @@ fn finish_iteration(r: u32, now: u32) {
             rc.x |= F_FIRST;
             rb.z = first_end;
             h = H_TTFT;
-            v = first_end - t_arrival(i);
+            v = since_arrival(i, first_end);
             hstat(H_TTFT, v, 1u);
           } else {
             hstat(H_ITL, v, 1u);
@@ -724,6 +743,53 @@ fn finish_iteration(r: u32, now: u32) {
   rs(R_BUSY, r, 0u);
 }
 
+// ---- clock ----
+
+// Moves BASE forward by the largest span that keeps every stored time non-negative (the current
+// instant, the first-iteration end of batches in progress, first and last token times of requests
+// in flight) and returns it; stops the lane when an old request in flight allows less than 2^30 µs.
+// Called rarely: once the clock passes 2^31 µs after BASE.
+fn rebase(now: u32) -> u32 {
+  var d = now;
+  tick(); // loop entry (gallivm counts it too)
+  for (var r = 0u; r < REPLICAS; r++) {
+    tick();
+    if (rrec0(r).x != 0u) { d = min(d, rg(R_FEND, r)); }
+  }
+  let high = lsg(LS_HIGH);
+  tick();
+  for (var s = 0u; s < high; s++) {
+    tick();
+    if ((sg(S_FLAGS, s) & F_FIRST) != 0u) { d = min(d, sg(S_FIRST, s)); }
+  }
+  if (d < 0x40000000u) {
+    stop(ST_CLOCK);
+    return 0u;
+  }
+  tick();
+  for (var r = 0u; r < REPLICAS; r++) {
+    tick();
+    var r0 = rrec0(r);
+    if (r0.x != 0u) {
+      r0.y -= d;
+      reps[rix(0u, r)] = r0;
+      rs(R_FEND, r, rg(R_FEND, r) - d);
+    }
+  }
+  tick();
+  for (var s = 0u; s < high; s++) {
+    tick();
+    if ((sg(S_FLAGS, s) & F_FIRST) != 0u) {
+      var rb = srec(REC_B, s);
+      rb.z -= d;
+      rb.w -= d;
+      swrec(REC_B, s, rb);
+    }
+  }
+  BASE = add64(BASE, vec2<u32>(d, 0u));
+  return d;
+}
+
 // ---- one event instant: iteration ends (by replica), arrivals (by index), idle replicas start ----
 
 fn step() -> bool {
@@ -731,10 +797,6 @@ fn step() -> bool {
   let first_next = next;
   var now = 0u;
   var any = false;
-  if (next < TLEN) {
-    now = t_arrival(next);
-    any = true;
-  }
   tick(); // loop entry (gallivm counts it too)
   for (var r = 0u; r < REPLICAS; r++) {
     tick();
@@ -747,9 +809,23 @@ fn step() -> bool {
       }
     }
   }
+  if (next < TLEN) {
+    var a = t_arrival(next);
+    // An idle lane holds no times: move BASE to an arrival more than 2^32 µs ahead.
+    if (a == FAR && !any) {
+      BASE = t_arrival_abs(next);
+      a = 0u;
+    }
+    if (!any || a < now) { now = a; }
+    any = true;
+  }
   if (!any) {
     stop(ST_DONE);
     return false;
+  }
+  if (now >= 0x80000000u) {
+    now -= rebase(now);
+    if (lsg(LS_STATUS) != 0u) { return false; }
   }
   // Only replicas that end now run finish_iteration's body: on llvmpipe a call under a false `if`
   // still runs (masked), while a loop runs as many times as its busiest lane needs, at least once.
@@ -841,6 +917,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   SLO_TPOT = pg(P_SLO_TPOT);
   for (var w = 0u; w < 26u; w++) { cnt[w] = lsg(LS_CNT + w); }
   for (var w = 0u; w < 30u; w++) { hst[w] = lsg(LS_H + w); }
+  BASE = vec2<u32>(lsg(LS_BASE), lsg(LS_BASE + 1u));
   ticks = 0u;
   tick(); // loop entry (gallivm counts it too)
   for (var k = 0u; k < U.steps; k++) {
@@ -850,6 +927,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   for (var w = 0u; w < 26u; w++) { lss(LS_CNT + w, cnt[w]); }
   for (var w = 0u; w < 30u; w++) { lss(LS_H + w, hst[w]); }
+  lss(LS_BASE, BASE.x);
+  lss(LS_BASE + 1u, BASE.y);
   if (LOOP_LIMITED && !loop_limit_intact()) {
     stop(ST_LOOP_LIMIT);
     return;

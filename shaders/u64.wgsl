@@ -4,6 +4,10 @@ fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
   return vec2<u32>(lo, a.y + b.y + select(0u, 1u, lo < a.x));
 }
 
+fn sub64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
+  return vec2<u32>(a.x - b.x, a.y - b.y - select(0u, 1u, a.x < b.x));
+}
+
 // Full 32x32 -> 64-bit product from 16-bit partial products.
 fn mul32x32(a: u32, b: u32) -> vec2<u32> {
   let a0 = a & 0xffffu;

@@ -8,7 +8,8 @@ const HALF = 1 << (SUB_BITS - 1); // 64
 export const BUCKETS = (34 - SUB_BITS) * HALF; // 1728 buckets cover all of u32
 
 export function bucketOf(value: number): number {
-  const v = value >>> 0;
+  // Values above u32 (a latency over 71.6 min) go to the last bucket; count, sum and max stay exact.
+  const v = value > 0xffffffff ? 0xffffffff : value >>> 0;
   if (v < 1 << SUB_BITS) return v;
   const exponent = 31 - Math.clz32(v);
   const shift = exponent - (SUB_BITS - 1);

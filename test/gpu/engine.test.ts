@@ -127,6 +127,42 @@ describe('GPU engine equals the CPU reference', () => {
     });
   });
 
+  it('lanes longer than the u32 microsecond clock (71.6 min) run on the GPU, exactly', async () => {
+    // The shader's clock is u32 µs after a per-lane origin that it moves forward (rebase()): a
+    // 3-hour idle gap between two busy windows, and a 30-minute window replayed at 0.35x (86 min).
+    const azure = loadTrace(AZURE);
+    const w = windowTrace(azure, 0, 300);
+    const gapUs = 3 * 3600e6;
+    const gapped = makeTrace([...w.arrivalUs].flatMap((t, i): [number, number, number][] => [[t, w.promptTokens[i], w.outputTokens[i]]]).concat(
+      [...w.arrivalUs].map((t, i): [number, number, number] => [t + gapUs, w.promptTokens[i], w.outputTokens[i]]),
+    ));
+    const slow = scaleTrace(windowTrace(azure, 0, 1800), 0.35);
+    expect(slow.arrivalUs[slow.arrivalUs.length - 1]).toBeGreaterThan(2 ** 32);
+    const jobs: Job[] = [gapped, slow].flatMap((trace, t) =>
+      (['round-robin', 'least-kv', 'power-of-two'] as const).map((router, i) => ({
+        trace,
+        spec: { replicas: 2 + i, router: { name: router }, scheduler: { name: ['vllm-fcfs', 'chunked-prefill', 'sjf'][(i + t) % 3] }, profile: resolveProfile('llama3-8b-h100'), seed: i },
+      })),
+    );
+    const gpu = await runGpuJobs(jobs);
+    jobs.forEach((job, i) => {
+      expect(gpu.results[i].engine, `job ${i}: ${gpu.results[i].fallback}`).toBe('gpu');
+      expect(firstDifference(runCpuJob(job).raw, gpu.results[i].raw), `job ${i}`).toBeNull();
+    });
+  });
+
+  it('a request in flight too long for the clock to move forward falls back to the CPU and says why', async () => {
+    // One-second iterations: the first request decodes for 50 minutes, so when the clock passes
+    // 2^31 µs its first token (at 1 s) pins the origin; the lane must not wrap around.
+    const trace = makeTrace([[0, 10, 3000], [40 * 60e6, 10, 2]]);
+    const profile = resolveProfile('llama3-8b-h100', { iterationNs: { base: 1e9, perPrefillToken: 0, perDecodeSeq: 0, perContextToken: 0 } });
+    const job: Job = { trace, spec: { replicas: 1, router: { name: 'round-robin' }, scheduler: { name: 'vllm-fcfs' }, profile, seed: 1 } };
+    const gpu = await runGpuJobs([job]);
+    expect(gpu.results[0].engine).toBe('cpu');
+    expect(gpu.results[0].fallback).toMatch(/rebased/);
+    expect(firstDifference(runCpuJob(job).raw, gpu.results[0].raw)).toBeNull();
+  });
+
   it('the slot table holds exactly its capacity: peak in-flight requests run on the GPU, one less falls back', async () => {
     const trace = scaleTrace(windowTrace(loadTrace(AZURE), 600, 60), 4);
     const job: Job = {

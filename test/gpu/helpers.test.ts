@@ -1,4 +1,4 @@
-// WGSL helpers against their TypeScript twins: histogram buckets, RNG draws, u64 add and multiply.
+// WGSL helpers against their TypeScript twins: histogram buckets, RNG draws, u64 add, subtract and multiply.
 // Fails (does not skip) when no WebGPU adapter is found.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../../src/metrics/histogram.js';
@@ -9,7 +9,8 @@ import { createComputePipeline, releaseDevice, requireDevice } from '../../src/s
 const seed = Number(process.env.SCHEDLAB_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
 console.log(`helpers test seed ${seed} (replay with SCHEDLAB_TEST_SEED=${seed})`);
 
-// out[i] = (bucket_of(a), mix32(a), draw(a, b, c), add64 lo/hi of (a,b)+(c,a), mul32x32 lo/hi of a*b)
+// out[i] = (bucket_of(a), mix32(a), draw(a, b, c), add64 lo/hi of (a,b)+(c,a), mul32x32 lo/hi of a*b,
+//          sub64 lo/hi of (a,b)-(c,a), wrapping mod 2^64)
 const KERNEL = `
 @group(0) @binding(0) var<storage, read> inp: array<u32>;
 @group(0) @binding(1) var<storage, read_write> outp: array<u32>;
@@ -22,13 +23,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c = inp[3u * i + 2u];
   let s = add64(vec2<u32>(a, b), vec2<u32>(c, a));
   let m = mul32x32(a, b);
-  outp[7u * i] = bucket_of(a);
-  outp[7u * i + 1u] = mix32(a);
-  outp[7u * i + 2u] = draw(a, b, c);
-  outp[7u * i + 3u] = s.x;
-  outp[7u * i + 4u] = s.y;
-  outp[7u * i + 5u] = m.x;
-  outp[7u * i + 6u] = m.y;
+  let d = sub64(vec2<u32>(a, b), vec2<u32>(c, a));
+  outp[9u * i] = bucket_of(a);
+  outp[9u * i + 1u] = mix32(a);
+  outp[9u * i + 2u] = draw(a, b, c);
+  outp[9u * i + 3u] = s.x;
+  outp[9u * i + 4u] = s.y;
+  outp[9u * i + 5u] = m.x;
+  outp[9u * i + 6u] = m.y;
+  outp[9u * i + 7u] = d.x;
+  outp[9u * i + 8u] = d.y;
 }`;
 
 let device: GPUDevice;
@@ -51,15 +55,15 @@ async function runKernel(input: Uint32Array<ArrayBuffer>): Promise<Uint32Array> 
   const n = input.length / 3;
   const inBuf = device.createBuffer({ size: input.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(inBuf, 0, input);
-  const outBuf = device.createBuffer({ size: n * 28, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-  const read = device.createBuffer({ size: n * 28, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const outBuf = device.createBuffer({ size: n * 36, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: n * 36, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: inBuf } }, { binding: 1, resource: { buffer: outBuf } }] }));
   pass.dispatchWorkgroups(Math.min(n, 65535), Math.ceil(n / 65535));
   pass.end();
-  enc.copyBufferToBuffer(outBuf, 0, read, 0, n * 28);
+  enc.copyBufferToBuffer(outBuf, 0, read, 0, n * 36);
   device.queue.submit([enc.finish()]);
   await read.mapAsync(GPUMapMode.READ);
   const out = new Uint32Array(read.getMappedRange().slice(0));
@@ -69,7 +73,7 @@ async function runKernel(input: Uint32Array<ArrayBuffer>): Promise<Uint32Array> 
 }
 
 describe('WGSL helpers match their TypeScript twins', () => {
-  it('bucket_of, mix32, draw, add64, mul32x32 on edge and random values', async () => {
+  it('bucket_of, mix32, draw, add64, sub64, mul32x32 on edge and random values', async () => {
     const edges = [0, 1, 2, 63, 64, 127, 128, 129, 255, 256, 1000, 65535, 65536, 2 ** 24 - 1, 2 ** 24, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1];
     const triples: number[] = [];
     for (const a of edges) for (const b of edges) triples.push(a, b, edges[(a + b) % edges.length]);
@@ -90,6 +94,7 @@ describe('WGSL helpers match their TypeScript twins', () => {
       const c = input[3 * i + 2];
       const sum = BigInt(a) + BigInt(b) * 2n ** 32n + BigInt(c) + BigInt(a) * 2n ** 32n;
       const prod = BigInt(a) * BigInt(b);
+      const diff = BigInt.asUintN(64, BigInt(a) + BigInt(b) * 2n ** 32n - (BigInt(c) + BigInt(a) * 2n ** 32n));
       const want = [
         bucketOf(a),
         mix32(a),
@@ -98,10 +103,12 @@ describe('WGSL helpers match their TypeScript twins', () => {
         Number((sum >> 32n) & 0xffffffffn),
         Number(prod & 0xffffffffn),
         Number(prod >> 32n),
+        Number(diff & 0xffffffffn),
+        Number(diff >> 32n),
       ];
-      for (let k = 0; k < 7; k++) {
-        if (out[7 * i + k] !== want[k]) {
-          expect.fail(`input (${a}, ${b}, ${c}) output ${k}: GPU ${out[7 * i + k]} vs TS ${want[k]}`);
+      for (let k = 0; k < 9; k++) {
+        if (out[9 * i + k] !== want[k]) {
+          expect.fail(`input (${a}, ${b}, ${c}) output ${k}: GPU ${out[9 * i + k]} vs TS ${want[k]}`);
         }
       }
       checked++;

@@ -6,6 +6,9 @@ describe('log-linear histogram buckets', () => {
   it('maps small values to themselves and u32 max to the last bucket', () => {
     for (let v = 0; v < 128; v++) expect(bucketOf(v)).toBe(v);
     expect(bucketOf(0xffffffff)).toBe(BUCKETS - 1);
+    // A latency over 71.6 minutes does not wrap around to a small bucket.
+    expect(bucketOf(2 ** 32)).toBe(BUCKETS - 1);
+    expect(bucketOf(2 ** 32 + 100)).toBe(BUCKETS - 1);
   });
 
   it('is monotone and every bucket is [low, low + width)', () => {

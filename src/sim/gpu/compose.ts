@@ -85,7 +85,7 @@ export function laneStrides(sizes: Pick<FamilySizes, 'maxReplicas' | 'slots'>) {
 
 // Word counts; must match shaders/engine.wgsl.
 export const PARAM_FIELDS = 16;
-export const LANE_WORDS = 61;
+export const LANE_WORDS = 63;
 export const REPLICA_FIELDS = 16 + RES_CAP; // 4 vec4 records, then the fold's residue table
 export const SLOT_FIELDS = 16; // 13 used, in 4 vec4 records
 export const HIST_WORDS = 6 * 1728;
