@@ -13,11 +13,6 @@ export class GpuEngineError extends Error {
   override name = 'GpuEngineError';
 }
 
-/** Whether a backend description names a software adapter (Mesa llvmpipe / lavapipe, SwiftShader). */
-export function isSoftwareAdapter(description: string): boolean {
-  return /^opengles:|llvmpipe|lavapipe|swiftshader/i.test(description);
-}
-
 async function cpu(jobs: Job[], options: RunOptions, note?: string) {
   const threads = options.threads ?? defaultThreads();
   const results = await runCpuJobs(jobs, threads, options.onProgress);
@@ -34,7 +29,7 @@ export async function chooseEngine(choice: EngineChoice): Promise<{ engine: 'cpu
     gpuLoaded = true;
     const device = await acquireDevice();
     if (!device.ok) throw new Error(`no WebGPU adapter (${device.reason})`);
-    if (choice === 'auto' && isSoftwareAdapter(device.gpu.description)) {
+    if (choice === 'auto' && device.gpu.software) {
       return { engine: 'cpu', note: `software adapter ${device.gpu.description} found; auto uses the faster CPU reference there (--engine gpu forces it)` };
     }
     return { engine: 'gpu' };

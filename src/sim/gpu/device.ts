@@ -8,6 +8,17 @@ export interface GpuDevice {
   /** e.g. "vulkan: NVIDIA H100 80GB HBM3" or "opengles: OpenGL ES 3.2 Mesa 22.3.6 (llvmpipe)". */
   description: string;
   limits: GPUSupportedLimits;
+  /**
+   * A CPU implementation (Mesa llvmpipe through GL ES, lavapipe or SwiftShader through Vulkan): the
+   * engine then sizes workgroups to its SIMD width and works within gallivm's loop limiter, which
+   * lavapipe shares with llvmpipe (engine.wgsl tick()).
+   */
+  software: boolean;
+}
+
+/** Whether an adapter description names a software adapter (Mesa llvmpipe / lavapipe, SwiftShader). */
+export function isSoftwareAdapter(description: string): boolean {
+  return /^opengles:|llvmpipe|lavapipe|softpipe|swiftshader/i.test(description);
 }
 
 export type DeviceResult = { ok: true; gpu: GpuDevice } | { ok: false; reason: string };
@@ -93,7 +104,8 @@ async function open(): Promise<DeviceResult> {
       const name = (info.description || info.vendor || 'unknown adapter').replace(/^OpenGL version /, '');
       const detail = (info.device || info.architecture || '').replace(/-+$/, '');
       const description = `${String(backend).toLowerCase().replace('opengl es', 'opengles')}: ${name}${detail && !name.includes(detail) ? ` (${detail})` : ''}`;
-      return { ok: true, gpu: { device, description, limits: device.limits } };
+      const software = isSoftwareAdapter(description) || info.isFallbackAdapter === true;
+      return { ok: true, gpu: { device, description, limits: device.limits, software } };
     } catch (e) {
       reasons.push(`${a.backend}: ${(e as Error).message}`);
     }

@@ -21,11 +21,11 @@ export interface GpuRunOptions {
   maxLanesPerChunk?: number;
   /** CPU threads for fallback lanes (default: all cores). */
   threads?: number;
-  /** Invocations per workgroup (default: the SIMD width on the GL ES software adapter, 64 elsewhere). */
+  /** Invocations per workgroup (default: the SIMD width on a software adapter, 64 elsewhere). */
   workgroupSize?: number;
   /** Fast-forward decode runs in the shader (default true; results are identical either way). */
   fastForward?: boolean;
-  /** State layout (default: lane-major on the GL ES software adapter, lane-minor elsewhere; see engine.wgsl ix()). */
+  /** State layout (default: lane-major on a software adapter, lane-minor elsewhere; see engine.wgsl ix()). */
   laneMajor?: boolean;
 }
 
@@ -65,10 +65,11 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   const slotCap = opts.slotCapacity ?? 1024;
   const steps = opts.stepsPerDispatch ?? 64;
   if (!Number.isInteger(slotCap) || slotCap < 1) throw new Error(`slotCapacity must be a positive integer, got ${slotCap}`);
-  const software = gpu.description.startsWith('opengles');
-  // llvmpipe runs a workgroup in SIMD groups of its vector width ("llvmpipe-...-256-bits": 8 u32),
-  // whose lanes share one loop limiter; one SIMD group per workgroup keeps workgroups small.
-  const simd = software ? Math.max(1, Number(/(\d+)-bits/.exec(gpu.description)?.[1] ?? 256) / 32) : 1;
+  const software = gpu.software;
+  // llvmpipe runs a workgroup in SIMD groups of its vector width ("llvmpipe-...-256-bits" on GL ES,
+  // "llvmpipe (LLVM 15.0.6, 256 bits)" as lavapipe: 8 u32), whose lanes share one loop limiter; one
+  // SIMD group per workgroup keeps workgroups small.
+  const simd = software ? simdWidth(gpu.description) : 1;
   const wg = opts.workgroupSize ?? (software ? simd : WORKGROUP_SIZE);
   const laneMajor = opts.laneMajor ?? software;
   const lanes: Lane[] = jobs.map((j) => resolveLane(j.spec));
@@ -265,6 +266,12 @@ function getPipeline(device: GPUDevice, code: string, layout: GPUPipelineLayout,
 }
 
 /** Why a trace cannot go to the GPU (u32 arrival times and token sums), or null. */
+/** u32 lanes of a software adapter's SIMD groups, from its description (8 when it does not say). */
+export function simdWidth(description: string): number {
+  const bits = Number(/(\d+)[- ]bits/.exec(description)?.[1] ?? 256);
+  return Math.max(1, Math.floor(bits / 32));
+}
+
 function traceProblem(t: Trace): string | null {
   const n = t.arrivalUs.length;
   for (let i = 0; i < n; i++) {
