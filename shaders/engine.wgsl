@@ -809,14 +809,15 @@ fn step() -> bool {
       }
     }
   }
+  var next_t = FAR; // arrival `next` as a lane time
   if (next < TLEN) {
-    var a = t_arrival(next);
+    next_t = t_arrival(next);
     // An idle lane holds no times: move BASE to an arrival more than 2^32 µs ahead.
-    if (a == FAR && !any) {
+    if (next_t == FAR && !any) {
       BASE = t_arrival_abs(next);
-      a = 0u;
+      next_t = 0u;
     }
-    if (!any || a < now) { now = a; }
+    if (!any || next_t < now) { now = next_t; }
     any = true;
   }
   if (!any) {
@@ -826,6 +827,7 @@ fn step() -> bool {
   if (now >= 0x80000000u) {
     now -= rebase(now);
     if (lsg(LS_STATUS) != 0u) { return false; }
+    if (next < TLEN) { next_t = t_arrival(next); }
   }
   // Only replicas that end now run finish_iteration's body: on llvmpipe a call under a false `if`
   // still runs (masked), while a loop runs as many times as its busiest lane needs, at least once.
@@ -845,13 +847,15 @@ fn step() -> bool {
   }
   loop {
     tick();
-    if (next >= TLEN || t_arrival(next) != now) { break; }
+    if (next >= TLEN || next_t != now) { break; }
     if (!arrive(next)) { return false; }
     next += 1u;
+    next_t = FAR;
+    if (next < TLEN) { next_t = t_arrival(next); }
     // A burst of same-instant arrivals into a long sorted queue can outrun the loop limiter in one
     // step: stop between arrivals and start nobody; the next step resumes at the same instant, where
     // no replica ends (all were finished), so the outcome is that of one uninterrupted step.
-    if (budget_spent() && next < TLEN && t_arrival(next) == now) {
+    if (budget_spent() && next < TLEN && next_t == now) {
       lss(LS_NEXT, next);
       return true;
     }
@@ -859,8 +863,7 @@ fn step() -> bool {
   let arrived = next != first_next;
   lss(LS_NEXT, next);
   let has_next = next < TLEN;
-  var next_arrival = 0u;
-  if (has_next) { next_arrival = t_arrival(next); }
+  let next_arrival = next_t;
   // Folds this instant's arrivals did not go to run on to the next arrival.
   r = 0u;
   loop {
