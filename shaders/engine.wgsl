@@ -50,9 +50,10 @@ const LS_BASE: u32 = 61u; // (lo, hi): the lane's clock origin in trace microsec
 
 const ST_DONE: u32 = 1u;
 const ST_SLOTS: u32 = 2u;
-const ST_CLOCK: u32 = 3u; // a time span above 2^32-1 µs, or a request in flight across a clock rebase it blocks
+const ST_CLOCK: u32 = 3u; // a time span above 2^32-1 µs
 const ST_INTERNAL: u32 = 4u;
 const ST_LOOP_LIMIT: u32 = 5u;
+const ST_REBASE: u32 = 6u; // a request in flight too long for rebase() to move the clock origin
 
 const C_COMPLETED: u32 = 1u;
 const C_REJ_MAXLEN: u32 = 2u;
@@ -763,7 +764,7 @@ fn rebase(now: u32) -> u32 {
     if ((sg(S_FLAGS, s) & F_FIRST) != 0u) { d = min(d, sg(S_FIRST, s)); }
   }
   if (d < 0x40000000u) {
-    stop(ST_CLOCK);
+    stop(ST_REBASE);
     return 0u;
   }
   tick();

@@ -159,7 +159,7 @@ describe('GPU engine equals the CPU reference', () => {
     const job: Job = { trace, spec: { replicas: 1, router: { name: 'round-robin' }, scheduler: { name: 'vllm-fcfs' }, profile, seed: 1 } };
     const gpu = await runGpuJobs([job]);
     expect(gpu.results[0].engine).toBe('cpu');
-    expect(gpu.results[0].fallback).toMatch(/rebased/);
+    expect(gpu.results[0].fallback).toMatch(/clock origin/);
     expect(firstDifference(runCpuJob(job).raw, gpu.results[0].raw)).toBeNull();
   });
 

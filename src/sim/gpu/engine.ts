@@ -40,9 +40,10 @@ const WAVE_BYTES = 1536 * MiB;
 
 const STOP_REASONS: Record<number, string> = {
   2: 'slot table full (more requests in flight than the GPU slot capacity)',
-  3: 'a time span above 2^32-1 µs (71.6 min), or a request in flight for over 2^30 µs when the GPU clock had to be rebased',
+  3: 'a time span above 2^32-1 µs (71.6 min)',
   4: 'internal: a replica with work scheduled nothing',
   5: "one event needed more loop iterations than the software adapter's per-invocation limit (65535)",
+  6: 'a request in flight for over 2^30 µs (17.9 min) when the GPU clock origin had to move',
 };
 
 interface Chunk {
