@@ -15,8 +15,14 @@ export interface GpuRunOptions {
   onProgress?: (done: number, total: number) => void;
   /** Event instants each lane advances per dispatch (default 64). */
   stepsPerDispatch?: number;
-  /** Requests in flight per lane (default 1024); a lane needing more falls back to the CPU. */
+  /** Requests in flight per lane (default 1024); a lane needing more is retried (below) or falls back to the CPU. */
   slotCapacity?: number;
+  /**
+   * Slot capacity of one more GPU pass for the lanes whose slot table overflowed (default 16 x
+   * slotCapacity on hardware adapters, none on software ones, where the CPU reference is faster
+   * for such long-queued lanes); 0 sends them straight to the CPU.
+   */
+  retrySlotCapacity?: number;
   /** Cap on lanes per chunk (default: as many as the 128 MiB binding limit allows, at most 4096). */
   maxLanesPerChunk?: number;
   /** CPU threads for fallback lanes (default: all cores). */
@@ -38,6 +44,7 @@ const MiB = 1024 * 1024;
 /** Device memory one wave of chunks may hold at once. */
 const WAVE_BYTES = 1536 * MiB;
 
+const ST_SLOTS = 2;
 const STOP_REASONS: Record<number, string> = {
   2: 'slot table full (more requests in flight than the GPU slot capacity)',
   3: 'a time span above 2^32-1 µs (71.6 min)',
@@ -218,6 +225,21 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   traceBuf.destroy();
   if (process.env.SCHEDLAB_GPU_DEBUG) console.error(`engine loop ${(performance.now() - tRun).toFixed(0)} ms`);
 
+  // Overloaded lanes keep their queues on the GPU with a larger slot table: on a hardware GPU a few
+  // percent of lanes falling back to the CPU could take longer than all the others together.
+  const retryCap = opts.retrySlotCapacity ?? (software ? 0 : 16 * slotCap);
+  const overflowed = [...fallback].filter(([, why]) => why === STOP_REASONS[ST_SLOTS]).map(([i]) => i);
+  if (retryCap > slotCap && overflowed.length > 0) {
+    const again = await runGpuJobs(
+      overflowed.map((i) => jobs[i]),
+      { ...opts, slotCapacity: retryCap, retrySlotCapacity: 0, onProgress: undefined },
+    );
+    overflowed.forEach((i, k) => {
+      results[i] = again.results[k];
+      fallback.delete(i);
+    });
+  }
+
   if (fallback.size > 0) {
     const idx = [...fallback.keys()];
     const cpu = await runCpuJobs(
@@ -227,8 +249,8 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     idx.forEach((i, k) => {
       results[i] = { ...cpu[k], fallback: fallback.get(i) };
     });
-    opts.onProgress?.(total, total);
   }
+  opts.onProgress?.(total, total);
   return { results, backend: { engine: 'gpu', description: gpu.description } };
 }
 
