@@ -259,8 +259,9 @@ class Simulation {
     rep.busy = true;
     if (pureDecode && this.options.fastForward !== false) {
       // Iterations 2..k repeat iteration 1 with every context one token longer. They start before the
-      // next arrival (the only outside event that could change this replica's schedule), complete
-      // nobody before the k-th, and need no more blocks than are free, so no preemption happens.
+      // next arrival routed here (the only outside event that could change this replica's schedule;
+      // extendFold adds them arrival by arrival), complete nobody before the k-th, and need no more
+      // blocks than are free, so no preemption happens.
       fold.contextTokens = contextTokens;
       fold.maxK = Infinity;
       fold.residues.fill(0);
