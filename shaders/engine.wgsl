@@ -933,7 +933,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var w = 0u; w < 30u; w++) { lss(LS_H + w, hst[w]); }
   lss(LS_BASE, BASE.x);
   lss(LS_BASE + 1u, BASE.y);
-  if (LOOP_LIMITED && !loop_limit_intact()) {
+  if (LOOP_PROBE && !loop_limit_intact()) {
     stop(ST_LOOP_LIMIT);
     return;
   }

@@ -59,6 +59,8 @@ export interface FamilySizes {
   laneMajor: boolean;
   /** The backend caps loop iterations per SIMD group (Mesa llvmpipe: 65535); see engine.wgsl tick(). */
   loopLimited: boolean;
+  /** Check at the end of each dispatch that the cap was not hit (default: loopLimited). */
+  loopProbe?: boolean;
   /** Invocations per SIMD group sharing that cap (default 1). */
   simdLanes?: number;
 }
@@ -101,6 +103,7 @@ export function composeEngine(router: string, scheduler: string, sizes: FamilySi
     `const FF_ON: bool = ${sizes.fastForward === false ? 'false' : 'true'};`,
     `const LANE_MAJOR: bool = ${sizes.laneMajor};`,
     `const LOOP_LIMITED: bool = ${sizes.loopLimited};`,
+    `const LOOP_PROBE: bool = ${sizes.loopProbe ?? sizes.loopLimited};`,
     `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(sizes.simdLanes ?? 1, sizes.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,
     `const R_STRIDE: u32 = ${strides.reps}u;`,

@@ -33,6 +33,11 @@ export interface GpuRunOptions {
   fastForward?: boolean;
   /** State layout (default: lane-major on a software adapter, lane-minor elsewhere; see engine.wgsl ix()). */
   laneMajor?: boolean;
+  /**
+   * Work within a software adapter's loop limiter (default: on software adapters). Off there, lanes
+   * run the hardware code path (no split events) and any lane that hits the limiter falls back.
+   */
+  loopLimited?: boolean;
 }
 
 // Lane-state words; must match shaders/engine.wgsl.
@@ -151,7 +156,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
       const [router, scheduler] = family.split('|');
       const maxReplicas = Math.max(...chunks.filter((c) => c.family === family).map((c) => c.maxReplicas));
       for (const c of chunks) if (c.family === family) c.maxReplicas = maxReplicas;
-      const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: software, simdLanes: simd });
+      const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: opts.loopLimited ?? software, loopProbe: software, simdLanes: simd });
       pipelines.set(family, await getPipeline(device, code, pipelineLayout, `engine[${family}]`));
     }),
   );
