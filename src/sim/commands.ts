@@ -89,7 +89,12 @@ async function compareCommand(specPath: string | undefined, o: CompareOptions): 
       process.stdout.write(`${labels[row.index]}: ${verdict}${fell}\n`);
     }
     process.stdout.write(`backend ${r.backend}\n`);
-    if (fallbacks.length > 0) process.stdout.write(`${fallbacks.length} configuration(s) fell back to the CPU reference (reasons above)\n`);
+    if (fallbacks.length > 0) {
+      const byReason = new Map<string, number>();
+      for (const row of fallbacks) byReason.set(row.fallback ?? 'unknown', (byReason.get(row.fallback ?? 'unknown') ?? 0) + 1);
+      const reasons = [...byReason].map(([why, n]) => `${n} ${why}`).join('; ');
+      process.stdout.write(`${fallbacks.length} configuration(s) fell back to the CPU reference: ${reasons}\n`);
+    }
     process.stdout.write(
       `wall time: GPU engine ${r.gpuSeconds.toFixed(2)} s, CPU reference (${r.cpuThreads} thread(s)) ${r.cpuSeconds.toFixed(2)} s; ` +
         `GPU speed-up ${ratio.toFixed(3)}x\n`,
