@@ -51,7 +51,7 @@ const WAVE_BYTES = 1536 * MiB;
 
 const ST_SLOTS = 2;
 const STOP_REASONS: Record<number, string> = {
-  2: 'slot table full (more requests in flight than the GPU slot capacity)',
+  [ST_SLOTS]: 'slot table full (more requests in flight than the GPU slot capacity)',
   3: 'a time span above 2^32-1 µs (71.6 min)',
   4: 'internal: a replica with work scheduled nothing',
   5: "one event needed more loop iterations than the software adapter's per-invocation limit (65535)",
