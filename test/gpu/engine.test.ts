@@ -154,6 +154,23 @@ describe('GPU engine equals the CPU reference', () => {
     });
   });
 
+  it('queues deeper than the default slot table run on the GPU after the retry with a larger one', async () => {
+    // 1,400 requests in 15 s on one replica: well over 1,024 in flight, and SJF inserts walk long
+    // queues. The retry is off by default on the software adapter (the CPU is faster there); forced.
+    const trace = scaleTrace(windowTrace(loadTrace(AZURE), 600, 300), 20);
+    const jobs: Job[] = ['vllm-fcfs', 'sjf', 'chunked-prefill'].map((scheduler, i) => ({
+      trace,
+      spec: { replicas: 1 + i, router: { name: 'least-outstanding' }, scheduler: { name: scheduler }, profile: resolveProfile('llama3-8b-h100'), seed: i },
+    }));
+    const first = await runGpuJobs(jobs, { retrySlotCapacity: 0 });
+    expect(first.results.map((r) => r.fallback ?? 'gpu')).toEqual(jobs.map(() => expect.stringMatching(/^slot table full/)));
+    const gpu = await runGpuJobs(jobs, { retrySlotCapacity: 4096 });
+    jobs.forEach((job, i) => {
+      expect(gpu.results[i].engine, `job ${i}: ${gpu.results[i].fallback}`).toBe('gpu');
+      expect(firstDifference(runCpuJob(job).raw, gpu.results[i].raw), `job ${i}`).toBeNull();
+    });
+  });
+
   it('a request in flight too long for the clock to move forward falls back to the CPU and says why', async () => {
     // One-second iterations: the first request decodes for 50 minutes, so when the clock passes
     // 2^31 µs its first token (at 1 s) pins the origin; the lane must not wrap around.
