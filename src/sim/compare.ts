@@ -151,7 +151,13 @@ export interface CompareRow {
 /** Runs jobs on both engines and compares every record field for field. */
 export async function compareJobs(
   jobs: Job[],
-  opts: { threads?: number; slotCapacity?: number; stepsPerDispatch?: number; onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void } = {},
+  opts: {
+    threads?: number;
+    slotCapacity?: number;
+    retrySlotCapacity?: number;
+    stepsPerDispatch?: number;
+    onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void;
+  } = {},
 ): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
   const { runGpuJobs } = await import('./gpu/engine.js');
   const threads = opts.threads ?? defaultThreads();
@@ -159,6 +165,7 @@ export async function compareJobs(
   let t0 = performance.now();
   const gpu = await runGpuJobs(jobs, {
     slotCapacity: opts.slotCapacity,
+    retrySlotCapacity: opts.retrySlotCapacity,
     stepsPerDispatch: opts.stepsPerDispatch,
     threads,
     onProgress: progress && ((done, total) => progress('gpu', done, total)),

@@ -33,7 +33,9 @@ describe('GPU engine equals the CPU reference', () => {
   it(`${count} random configurations on the Azure trace`, async () => {
     const trace = loadTrace(AZURE);
     const jobs = randomJobs(trace, count, seed);
-    const { rows, gpuSeconds, cpuSeconds, backend } = await compareJobs(jobs);
+    // Overloaded lanes retry with 4,096 slots (off by default on the software adapter), so deep
+    // queues are compared too, not only re-run on the CPU.
+    const { rows, gpuSeconds, cpuSeconds, backend } = await compareJobs(jobs, { retrySlotCapacity: 4096 });
     const bad = rows.filter((r) => !r.equal);
     const fellBack = rows.filter((r) => r.engine === 'cpu');
     console.log(
@@ -47,7 +49,7 @@ describe('GPU engine equals the CPU reference', () => {
     expect(bad.map((r) => `config ${r.index}: ${r.difference}`)).toEqual([]);
     // Fallbacks are exact (CPU) but only for documented limits (overload fills the slot table), never
     // an internal stop; and most lanes must really run on the GPU, or this test proves nothing.
-    const undocumented = fellBack.filter((r) => !/^slot table full|^simulated clock passed/.test(r.fallback ?? ''));
+    const undocumented = fellBack.filter((r) => !/^slot table full|^a time span above 2\^32|clock origin had to move/.test(r.fallback ?? ''));
     expect(undocumented.map((r) => `config ${r.index}: ${r.fallback}`)).toEqual([]);
     expect(rows.length - fellBack.length).toBeGreaterThanOrEqual(Math.floor(rows.length * 0.6));
   });
