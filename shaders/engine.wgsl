@@ -89,9 +89,9 @@ const R_RH: u32 = 8u; // running list head/tail
 const R_RT: u32 = 9u;
 const R_FEND: u32 = 10u; // end of the batch's first iteration
 const R_K: u32 = 11u; // iterations folded into the batch
-const R_FCTX: u32 = 12u; // fold: context tokens of its first iteration
-const R_FMAXK: u32 = 13u; // fold: iterations after which its first request completes
-const R_FN: u32 = 14u; // fold: requests in the batch
+// Record 3 holds the fold: (context tokens of its first iteration, iterations after which its first
+// request completes, requests in the batch, unused), written and read whole.
+const R_FOLD_REC: u32 = 3u;
 // Records 4.. hold the fold's residue counts (requests by context mod block size, RES_CAP of them).
 // In storage, not a private array: llvmpipe let masked-off invocations corrupt dynamically indexed
 // private arrays.
@@ -567,7 +567,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
       res_set(r, q, res_get(r, q) + 1u);
       m = sg(S_NEXT, s);
     }
-    reps[rix(R_FCTX / 4u, r)] = vec4<u32>(context, max_k, n, 0u);
+    reps[rix(R_FOLD_REC, r)] = vec4<u32>(context, max_k, n, 0u);
     if (!extend_fold(r, has_next, next_arrival)) { return false; }
   }
   return true;
@@ -576,7 +576,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
 // Adds the fold's iterations that start before the next arrival; the fold stays open (BUSY_OPEN)
 // if it stopped only there. Twin of extendFold in simulator.ts.
 fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
-  let f = reps[rix(R_FCTX / 4u, r)];
+  let f = reps[rix(R_FOLD_REC, r)];
   let context = f.x;
   let max_k = f.y;
   let n = f.z;

@@ -138,9 +138,9 @@ describe('GPU engine equals the CPU reference', () => {
     const azure = loadTrace(AZURE);
     const w = windowTrace(azure, 0, 300);
     const gapUs = 3 * 3600e6;
-    const gapped = makeTrace([...w.arrivalUs].flatMap((t, i): [number, number, number][] => [[t, w.promptTokens[i], w.outputTokens[i]]]).concat(
-      [...w.arrivalUs].map((t, i): [number, number, number] => [t + gapUs, w.promptTokens[i], w.outputTokens[i]]),
-    ));
+    const gapped = makeTrace(
+      [0, gapUs].flatMap((offset) => [...w.arrivalUs].map((t, i): [number, number, number] => [t + offset, w.promptTokens[i], w.outputTokens[i]])),
+    );
     const slow = scaleTrace(windowTrace(azure, 0, 1800), 0.35);
     expect(slow.arrivalUs[slow.arrivalUs.length - 1]).toBeGreaterThan(2 ** 32);
     const jobs: Job[] = [gapped, slow].flatMap((trace, t) =>

@@ -293,13 +293,13 @@ function getPipeline(device: GPUDevice, code: string, layout: GPUPipelineLayout,
   return p;
 }
 
-/** Why a trace cannot go to the GPU (u32 arrival times and token sums), or null. */
 /** u32 lanes of a software adapter's SIMD groups, from its description (8 when it does not say). */
 export function simdWidth(description: string): number {
   const bits = Number(/(\d+)[- ]bits/.exec(description)?.[1] ?? 256);
   return Math.max(1, Math.floor(bits / 32));
 }
 
+/** Why a trace cannot go to the GPU (arrivals not safe integers, token sums above u32), or null. */
 function traceProblem(t: Trace): string | null {
   const n = t.arrivalUs.length;
   for (let i = 0; i < n; i++) {
