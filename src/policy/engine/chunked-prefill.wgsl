@@ -1,5 +1,4 @@
-// Twin of chunked-prefill.ts: arrival order, one token budget per iteration with chunked prompts.
-const BATCHING_CHUNKED: bool = true;
-fn priority_key(prompt: u32, output: u32, index: u32) -> u32 {
+// Twin of chunked-prefill.ts: arrival order (key 0, ties by request index).
+fn priority_key_chunked_prefill(prompt: u32, output: u32, index: u32) -> u32 {
   return 0u;
 }

@@ -1,4 +1,4 @@
 // Twin of random.ts: uniform choice from draw(seed, routerFirst, request index).
-fn route(req: u32) -> u32 {
-  return draw(SEED, STREAM_ROUTER_FIRST, req) % REPLICAS;
+fn route_random(req: u32) -> u32 {
+  return draw(cfg.seed, STREAM_ROUTER_FIRST, req) % cfg.replicas;
 }

@@ -1,14 +1,21 @@
-// Composes the WGSL module of one policy family (router x scheduler) by explicit concatenation:
-// sizes first, then shared helpers, the scheduler and router twins, and the engine.
-import { readFileSync } from 'node:fs';
+// Composes the WGSL module of one engine pipeline by explicit concatenation: a generated header
+// (layout, sizes, policy dispatch), the shared helpers, the engine's files, and the WGSL twin of
+// every router and scheduler the pipeline's lanes use. Each lane picks its policies at run time
+// from its parameters; a pipeline built for a single router, scheduler and batching compiles the
+// choice away (software adapters do that: there every branch of a switch runs, masked).
+import { existsSync, readFileSync } from 'node:fs';
+import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
+import { ROUTERS } from '../../policy/router/index.js';
+import { layoutWgsl, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECORDS, HIST_WORDS } from './layout.js';
 
-export const ROUTER_WGSL = ['round-robin', 'random', 'least-outstanding', 'power-of-two', 'least-kv'] as const;
-export const SCHEDULER_WGSL = ['vllm-fcfs', 'chunked-prefill', 'sjf'] as const;
+/** Batching families, in the order of the BATCHING parameter; each has a build_<name> in shaders/engine/batch.wgsl. */
+export const BATCHINGS = ['prefill-first', 'chunked'] as const;
 
-/** Largest block size the fast-forward residue table (RES_CAP words per replica) holds. */
-export const RES_CAP = 64;
+/** The engine's files under shaders/engine/, each one concept (state, limiter, metrics, ...). */
+const ENGINE_FILES = ['state', 'limiter', 'metrics', 'clock', 'queue', 'batch', 'fold', 'step'] as const;
+
 /**
- * Counted loop iterations after which a loop-limited dispatch starts no new event (engine.wgsl), for
+ * Counted loop iterations after which a loop-limited dispatch starts no new event (limiter.wgsl), for
  * one invocation per SIMD group. Mesa llvmpipe's loop limiter (65535 iterations, all loops together)
  * is shared by the invocations of one SIMD group, so with n of them each gets a smaller share.
  */
@@ -20,6 +27,7 @@ export function tickStartMax(simdLanes: number): number {
 /** Invocations per workgroup on real GPUs; the software adapter uses its SIMD width (engine.ts). */
 export const WORKGROUP_SIZE = 64;
 
+const snake = (name: string) => name.replace(/-/g, '_');
 const cache = new Map<string, string>();
 
 function load(url: URL): string {
@@ -32,23 +40,27 @@ function load(url: URL): string {
   return text;
 }
 
-/** A shared shader from shaders/ (engine, histogram, rng, u64). */
-export function sharedShader(name: 'engine' | 'histogram' | 'rng' | 'u64'): string {
+/** A shared shader from shaders/ (histogram, rng, u64) or shaders/engine/ ('engine/step', ...). */
+export function sharedShader(name: string): string {
   return load(new URL(`../../../shaders/${name}.wgsl`, import.meta.url));
 }
 
-export function routerShader(name: string): string {
-  if (!(ROUTER_WGSL as readonly string[]).includes(name)) throw new Error(`router ${name} has no WGSL twin`);
-  return load(new URL(`../../policy/router/${name}.wgsl`, import.meta.url));
+const twinUrl = (kind: 'router' | 'engine', name: string) => new URL(`../../policy/${kind}/${name}.wgsl`, import.meta.url);
+
+/** Whether a router or scheduler has a WGSL twin beside its TypeScript module (else its lanes run on the CPU). */
+export function hasWgslTwin(kind: 'router' | 'scheduler', name: string): boolean {
+  return existsSync(twinUrl(kind === 'router' ? 'router' : 'engine', name));
 }
 
-export function schedulerShader(name: string): string {
-  if (!(SCHEDULER_WGSL as readonly string[]).includes(name)) throw new Error(`scheduler ${name} has no WGSL twin`);
-  return load(new URL(`../../policy/engine/${name}.wgsl`, import.meta.url));
+/** Which policies a pipeline's lanes use (registry names). */
+export interface PipelinePolicies {
+  routers: readonly string[];
+  schedulers: readonly string[];
+  batchings: readonly string[];
 }
 
-export interface FamilySizes {
-  /** Replica slots per lane (max replicas of any lane in the pipeline's chunks, see replicaSlots). */
+export interface PipelineShape {
+  /** Replica slots per lane (see replicaSlots). */
   maxReplicas: number;
   /** Requests in flight per lane. */
   slots: number;
@@ -57,7 +69,7 @@ export interface FamilySizes {
   fastForward?: boolean;
   /** State layout: lane-major (each lane's words contiguous, 64-byte aligned) or lane-minor. */
   laneMajor: boolean;
-  /** The backend caps loop iterations per SIMD group (Mesa llvmpipe: 65535); see engine.wgsl tick(). */
+  /** The backend caps loop iterations per SIMD group (Mesa llvmpipe: 65535); see limiter.wgsl. */
   loopLimited: boolean;
   /** Check at the end of each dispatch that the cap was not hit (default: loopLimited). */
   loopProbe?: boolean;
@@ -77,50 +89,77 @@ export function replicaSlots(maxReplicas: number): number {
 }
 
 /** Words per lane of each state buffer; lane-major strides are padded to 16 words (64 bytes). */
-export function laneStrides(sizes: Pick<FamilySizes, 'maxReplicas' | 'slots'>) {
+export function laneStrides(shape: Pick<PipelineShape, 'maxReplicas' | 'slots'>) {
   const pad = (w: number) => Math.ceil(w / 16) * 16;
   return {
-    ls: pad(LANE_WORDS),
-    reps: pad(REPLICA_FIELDS * sizes.maxReplicas),
-    slots: pad(SLOT_FIELDS * sizes.slots),
+    params: PARAMS.words,
+    ls: pad(LANE.words),
+    reps: pad(4 * REPLICA_RECORDS * shape.maxReplicas),
+    slots: pad(4 * SLOT_RECORDS * shape.slots),
     hist: pad(HIST_WORDS),
   };
 }
 
-// Word counts; must match shaders/engine.wgsl.
-export const PARAM_FIELDS = 16;
-export const LANE_WORDS = 75;
-export const REPLICA_FIELDS = 16 + RES_CAP; // 4 vec4 records, then the fold's residue table
-export const SLOT_FIELDS = 16; // 13 used, in 4 vec4 records
-export const HIST_WORDS = 6 * 1728;
+/** Bytes of device memory one lane of a shape holds. */
+export function laneBytes(shape: Pick<PipelineShape, 'maxReplicas' | 'slots'>): number {
+  const s = laneStrides(shape);
+  return 4 * (s.params + s.ls + s.reps + s.slots + s.hist);
+}
 
-export function composeEngine(router: string, scheduler: string, sizes: FamilySizes): string {
-  const strides = laneStrides(sizes);
+/**
+ * `fn name(args) -> u32` calling `prefix_<policy>` for the lane's policy: a switch over the registry
+ * index in `selector`, or a direct call when the pipeline has one policy.
+ */
+function dispatcher(signature: string, args: string, selector: string, cases: { id: number; callee: string }[]): string {
+  if (cases.length === 1) return `fn ${signature} { return ${cases[0].callee}(${args}); }`;
+  const arms = cases.slice(0, -1).map((c) => `    case ${c.id}u: { return ${c.callee}(${args}); }`);
+  arms.push(`    default: { return ${cases[cases.length - 1].callee}(${args}); }`);
+  return [`fn ${signature} {`, `  switch (${selector}) {`, ...arms, '  }', '}'].join('\n');
+}
+
+function twin(kind: 'router' | 'engine', name: string, fn: string): [string, string] {
+  const path = `src/policy/${kind}/${name}.wgsl`;
+  if (!existsSync(twinUrl(kind, name))) throw new Error(`${path}: no WGSL twin (its lanes must run on the CPU)`);
+  const text = load(twinUrl(kind, name));
+  if (!text.includes(`fn ${fn}(`)) throw new Error(`${path} must define fn ${fn}`);
+  return [path, text];
+}
+
+export function composeEngine(policies: PipelinePolicies, shape: PipelineShape): string {
+  const strides = laneStrides(shape);
+  const index = (list: readonly { name: string }[], name: string) => list.findIndex((p) => p.name === name);
+  const routers = policies.routers.map((name) => ({ id: index(ROUTERS, name), name, callee: `route_${snake(name)}` }));
+  const schedulers = policies.schedulers.map((name) => ({ id: index(ENGINE_SCHEDULERS, name), name, callee: `priority_key_${snake(name)}` }));
+  const batchings = policies.batchings.map((name) => ({ id: BATCHINGS.indexOf(name as (typeof BATCHINGS)[number]), name, callee: `build_${snake(name)}` }));
+  for (const p of [...routers, ...schedulers, ...batchings]) if (p.id < 0) throw new Error(`unknown policy ${p.name}`);
   const header = [
-    `// family: router ${router} x scheduler ${scheduler}`,
-    `const MAXR: u32 = ${sizes.maxReplicas}u;`,
-    `const SLOTS: u32 = ${sizes.slots}u;`,
-    `const RES_CAP: u32 = ${RES_CAP}u;`,
-    `const WG: u32 = ${sizes.workgroupSize ?? WORKGROUP_SIZE}u;`,
-    `const FF_ON: bool = ${sizes.fastForward === false ? 'false' : 'true'};`,
-    `const LANE_MAJOR: bool = ${sizes.laneMajor};`,
-    `const LOOP_LIMITED: bool = ${sizes.loopLimited};`,
-    `const LOOP_PROBE: bool = ${sizes.loopProbe ?? sizes.loopLimited};`,
-    `const WORK_COUNTERS: bool = ${sizes.workCounters === true};`,
-    `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(sizes.simdLanes ?? 1, sizes.workgroupSize ?? WORKGROUP_SIZE))}u;`,
+    `// pipeline: routers ${policies.routers.join(', ')}; schedulers ${policies.schedulers.join(', ')}; batching ${policies.batchings.join(', ')}`,
+    layoutWgsl(),
+    `const MAX_REPLICAS: u32 = ${shape.maxReplicas}u;`,
+    `const SLOTS: u32 = ${shape.slots}u;`,
+    `const WORKGROUP_SIZE: u32 = ${shape.workgroupSize ?? WORKGROUP_SIZE}u;`,
+    `const FAST_FORWARD: bool = ${shape.fastForward !== false};`,
+    `const LANE_MAJOR: bool = ${shape.laneMajor};`,
+    `const LOOP_LIMITED: bool = ${shape.loopLimited};`,
+    `const LOOP_PROBE: bool = ${shape.loopProbe ?? shape.loopLimited};`,
+    `const WORK_COUNTERS: bool = ${shape.workCounters === true};`,
+    `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(shape.simdLanes ?? 1, shape.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,
     `const R_STRIDE: u32 = ${strides.reps}u;`,
     `const S_STRIDE: u32 = ${strides.slots}u;`,
     `const H_STRIDE: u32 = ${strides.hist}u;`,
+    ...BATCHINGS.map((b, i) => `const BATCHING_${snake(b).toUpperCase()}: u32 = ${i}u;`),
+    dispatcher('route(req: u32) -> u32', 'req', 'cfg.router', routers),
+    dispatcher('priority_key(prompt: u32, output: u32, index: u32) -> u32', 'prompt, output, index', 'cfg.scheduler', schedulers),
+    // Whether the batch is pure decode (build_* in batch.wgsl).
+    dispatcher('build_batch(r: u32, now: u32) -> bool', 'r, now', 'cfg.batching', batchings),
   ].join('\n');
   const parts: [string, string][] = [
     ['header', header],
-    ['shaders/rng.wgsl', sharedShader('rng')],
-    ['shaders/histogram.wgsl', sharedShader('histogram')],
-    ['shaders/u64.wgsl', sharedShader('u64')],
-    [`src/policy/engine/${scheduler}.wgsl`, schedulerShader(scheduler)],
-    [`src/policy/router/${router}.wgsl`, routerShader(router)],
-    ['shaders/engine.wgsl', sharedShader('engine')],
+    ...(['rng', 'histogram', 'u64'] as const).map((n): [string, string] => [`shaders/${n}.wgsl`, sharedShader(n)]),
+    ...ENGINE_FILES.map((n): [string, string] => [`shaders/engine/${n}.wgsl`, sharedShader(`engine/${n}`)]),
+    ...schedulers.map((s) => twin('engine', s.name, s.callee)),
+    ...routers.map((r) => twin('router', r.name, r.callee)),
   ];
   return parts.map(([name, text]) => `// ---- ${name} ----\n${text}`).join('\n');
 }

@@ -1,15 +1,17 @@
-// Host side of the GPU engine: groups lanes by policy family, uploads traces and per-lane
-// parameters, loops dispatches (the event loop runs inside the shader, `steps` instants per
-// dispatch), polls a one-word live-lane counter once per submit, and turns the read-back state into
-// RawMetrics. Lanes the shader cannot run exactly (limits below) are re-run on the CPU reference.
-import { BUCKETS } from '../../metrics/histogram.js';
-import { COUNTERS, emptyRaw, HISTOGRAMS, type RawMetrics } from '../../metrics/record.js';
+// Host side of the GPU engine. It reads as: pack the traces -> decide which lanes can run on the
+// GPU -> group them into pipelines and chunks -> compile -> run the chunks in waves (the event loop
+// runs in the shader, U.steps instants per dispatch; the host polls one live-lane word per chunk
+// and submit) -> retry lanes whose slot table overflowed -> run the rest on the CPU reference.
+import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
+import { ROUTERS } from '../../policy/router/index.js';
 import type { Trace } from '../../trace/trace.js';
 import { defaultThreads, runCpuJobs } from '../cpu/pool.js';
-import { WORK_FIELDS, type BackendInfo, type Job, type JobResult } from '../job.js';
+import type { BackendInfo, Job, JobResult } from '../job.js';
 import { resolveLane, type Lane } from '../lane.js';
-import { composeEngine, HIST_WORDS, laneStrides, PARAM_FIELDS, replicaSlots, RES_CAP, WORKGROUP_SIZE } from './compose.js';
-import { createComputePipeline, deviceLostMessage, requireDevice } from './device.js';
+import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
+import { BATCHINGS, composeEngine, hasWgslTwin, laneBytes, laneStrides, replicaSlots, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
+import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
+import { PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
 
 export interface GpuRunOptions {
   onProgress?: (done: number, total: number) => void;
@@ -23,7 +25,7 @@ export interface GpuRunOptions {
    * for such long-queued lanes); 0 sends them straight to the CPU.
    */
   retrySlotCapacity?: number;
-  /** Cap on lanes per chunk (default: as many as the 128 MiB binding limit allows, at most 4096). */
+  /** Cap on lanes per chunk (default: as many as the binding size limit allows; 4096 on software adapters). */
   maxLanesPerChunk?: number;
   /** CPU threads for fallback lanes (default: all cores). */
   threads?: number;
@@ -31,13 +33,19 @@ export interface GpuRunOptions {
   workgroupSize?: number;
   /** Fast-forward decode runs in the shader (default true; results are identical either way). */
   fastForward?: boolean;
-  /** State layout (default: lane-major on a software adapter, lane-minor elsewhere; see engine.wgsl ix()). */
+  /** State layout (default: lane-major on a software adapter, lane-minor elsewhere; see state.wgsl). */
   laneMajor?: boolean;
   /**
    * Work within a software adapter's loop limiter (default: on software adapters). Off there, lanes
    * run the hardware code path (no split events) and any lane that hits the limiter falls back.
    */
   loopLimited?: boolean;
+  /**
+   * One pipeline per router x scheduler family instead of one per shape with the policies chosen
+   * per lane (default false: lanes are ordered by family, so a workgroup's lanes take one branch of
+   * the policy switch; on llvmpipe both cost the same CPU time, 256 grid lanes 10.8 vs 10.5 s).
+   */
+  pipelinePerFamily?: boolean;
   /** Count each lane's work in the shader (JobResult.work) and submits/dispatches on the host. */
   workCounters?: boolean;
 }
@@ -48,204 +56,96 @@ export interface HostWork {
   dispatches: number;
 }
 
-// Lane-state words; must match shaders/engine.wgsl.
-const LS_STATUS = 0;
-const LS_CNT = 5;
-const LS_H = 31;
-const LS_WORK = 63;
 const U32_MAX = 0xffffffff;
 const MiB = 1024 * 1024;
-/** Device memory one wave of chunks may hold at once. */
-const WAVE_BYTES = 1536 * MiB;
-
-const ST_SLOTS = 2;
-const STOP_REASONS: Record<number, string> = {
-  [ST_SLOTS]: 'slot table full (more requests in flight than the GPU slot capacity)',
-  3: 'a time span above 2^32-1 µs (71.6 min)',
-  4: 'internal: a replica with work scheduled nothing',
-  5: "one event needed more loop iterations than the software adapter's per-invocation limit (65535)",
-  6: 'a request in flight for over 2^30 µs (17.9 min) when the GPU clock origin had to move',
-};
-
-interface Chunk {
-  family: string;
-  jobs: number[]; // job indices, lane order
-  maxReplicas: number;
-  buffers: GPUBuffer[];
-  lanesBuf?: GPUBuffer;
-  liveBuf?: GPUBuffer;
-  liveRead?: GPUBuffer;
-  lsBuf?: GPUBuffer;
-  histBuf?: GPUBuffer;
-  bindGroup?: GPUBindGroup;
-  bytes: number;
-}
+/** Device memory one wave of chunks may hold at once on a software adapter (host memory there). */
+const SOFTWARE_WAVE_BYTES = 1536 * MiB;
+/** On a hardware adapter: WebGPU does not say how much memory the device has; 12 GiB fits any data-centre GPU. */
+const HARDWARE_WAVE_BYTES = 12 * 1024 * MiB;
 
 export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo; hostWork: HostWork }> {
   const gpu = await requireDevice();
-  const device = gpu.device;
   const slotCap = opts.slotCapacity ?? 1024;
-  const steps = opts.stepsPerDispatch ?? 64;
-  if (!Number.isInteger(slotCap) || slotCap < 1) throw new Error(`slotCapacity must be a positive integer, got ${slotCap}`);
-  const software = gpu.software;
-  // llvmpipe runs a workgroup in SIMD groups of its vector width ("llvmpipe-...-256-bits" on GL ES,
-  // "llvmpipe (LLVM 15.0.6, 256 bits)" as lavapipe: 8 u32), whose lanes share one loop limiter; one
-  // SIMD group per workgroup keeps workgroups small.
-  const simd = software ? simdWidth(gpu.description) : 1;
-  const wg = opts.workgroupSize ?? (software ? simd : WORKGROUP_SIZE);
-  const laneMajor = opts.laneMajor ?? software;
+  if (!Number.isInteger(slotCap) || slotCap < 1 || slotCap > 65535) throw new Error(`slotCapacity must be an integer in 1..65535, got ${slotCap}`);
+  const shapeBase = baseShape(gpu, opts, slotCap);
   const lanes: Lane[] = jobs.map((j) => resolveLane(j.spec));
   const results: JobResult[] = new Array(jobs.length);
   const fallback = new Map<number, string>();
+  const traces = packTraces(jobs);
+  const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  if (traces.words.byteLength > maxBinding) throw new Error(`traces hold ${traces.words.length / 4} rows, above the ${maxBinding / MiB} MiB binding limit`);
 
-  // Distinct traces, concatenated once; jobs that share a Trace object share its rows.
-  const traceOffsets = new Map<Trace, { offset: number; problem: string | null }>();
-  let totalRows = 0;
-  for (const job of jobs) {
-    if (traceOffsets.has(job.trace)) continue;
-    traceOffsets.set(job.trace, { offset: totalRows, problem: traceProblem(job.trace) });
-    totalRows += job.trace.arrivalUs.length;
-  }
-  // (arrival lo, arrival hi, prompt, output): arrivals are u64 microseconds.
-  const traceWords = new Uint32Array(Math.max(4, 4 * totalRows));
-  for (const [t, { offset }] of traceOffsets) {
-    for (let i = 0; i < t.arrivalUs.length; i++) {
-      const w = 4 * (offset + i);
-      traceWords[w] = t.arrivalUs[i] % 2 ** 32;
-      traceWords[w + 1] = Math.floor(t.arrivalUs[i] / 2 ** 32);
-      traceWords[w + 2] = t.promptTokens[i];
-      traceWords[w + 3] = t.outputTokens[i];
-    }
-  }
-  const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize, 128 * MiB);
-  if (traceWords.byteLength > maxBinding) throw new Error(`traces hold ${totalRows} rows, above the ${maxBinding / MiB} MiB binding limit`);
-
-  // Lanes the shader cannot run exactly go to the CPU reference.
-  const families = new Map<string, number[]>();
+  const onGpu: number[] = [];
   jobs.forEach((job, i) => {
-    const lane = lanes[i];
-    const reason =
-      traceOffsets.get(job.trace)!.problem ??
-      (lane.profile.blockSize > RES_CAP ? `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}` : null) ??
-      (lane.profile.kvBlocks > 2 ** 31 ? `kvBlocks ${lane.profile.kvBlocks} above 2^31` : null);
-    if (reason) {
-      fallback.set(i, reason);
-      return;
-    }
-    const key = `${lane.router.name}|${lane.scheduler.name}`;
-    let list = families.get(key);
-    if (!list) families.set(key, (list = []));
-    list.push(i);
+    const why = gpuEligibility(lanes[i], traces.problem(job.trace));
+    if (why) fallback.set(i, why);
+    else onGpu.push(i);
   });
-
-  // Chunks: lanes of one family, sized so no binding exceeds the limit; longest work first.
-  const chunks: Chunk[] = [];
-  for (const [family, idx] of families) {
-    const maxReplicas = replicaSlots(Math.max(...idx.map((i) => lanes[i].replicas)));
-    const st = laneStrides({ maxReplicas, slots: slotCap });
-    const perLane = Math.max(st.slots, st.hist, st.reps, st.ls, PARAM_FIELDS) * 4;
-    let cap = Math.floor(maxBinding / perLane / wg) * wg;
-    cap = Math.min(cap, opts.maxLanesPerChunk ?? 4096, gpu.limits.maxComputeWorkgroupsPerDimension * wg);
-    if (cap < 1) cap = Math.max(1, Math.floor(maxBinding / perLane));
-    if (cap < 1) throw new Error(`one lane needs ${perLane} bytes per binding, above the ${maxBinding} limit; lower slotCapacity`);
-    const work = (i: number) => jobs[i].trace.arrivalUs.length;
-    idx.sort((a, b) => work(b) - work(a) || lanes[b].replicas - lanes[a].replicas || a - b);
-    for (let s = 0; s < idx.length; s += cap) {
-      const part = idx.slice(s, s + cap);
-      const bytes = part.length * 4 * (st.slots + st.hist + st.reps + st.ls + PARAM_FIELDS);
-      chunks.push({ family, jobs: part, maxReplicas, buffers: [], bytes });
-    }
-  }
-
-  const { layout, pipelineLayout } = engineLayouts(device);
-  // One pipeline per family, sized for the family's largest replica count (rounded: replicaSlots).
-  const pipelines = new Map<string, GPUComputePipeline>();
-  await Promise.all(
-    [...families.keys()].map(async (family) => {
-      const [router, scheduler] = family.split('|');
-      const maxReplicas = Math.max(...chunks.filter((c) => c.family === family).map((c) => c.maxReplicas));
-      for (const c of chunks) if (c.family === family) c.maxReplicas = maxReplicas;
-      const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: opts.loopLimited ?? software, loopProbe: software, simdLanes: simd, workCounters: opts.workCounters });
-      pipelines.set(family, await getPipeline(device, code, pipelineLayout, `engine[${family}]`));
-    }),
-  );
+  const groups = groupLanes(onGpu, jobs, lanes, shapeBase, opts.pipelinePerFamily ?? false);
+  const chunks = planChunks(groups, gpu, opts);
+  const pipelines = await buildPipelines(gpu.device, groups);
 
   const tRun = performance.now();
-  if (process.env.SCHEDLAB_GPU_DEBUG) console.error(`pipelines ready ${performance.now().toFixed(0)} ms`);
-  const traceBuf = makeBuffer(device, traceWords, GPUBufferUsage.STORAGE);
+  const debug = process.env.SCHEDLAB_GPU_DEBUG ? (s: string) => console.error(s) : () => {};
+  debug(`pipelines ready: ${groups.length} pipeline(s), ${chunks.length} chunk(s)`);
+  const traceBuf = gpu.device.createBuffer({ label: 'engine.traces', size: Math.max(16, traces.words.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  gpu.device.queue.writeBuffer(traceBuf, 0, traces.words);
   const total = jobs.length;
   let done = fallback.size;
   opts.onProgress?.(done, total);
   const hostWork: HostWork = { submits: 0, dispatches: 0 };
+  const steps = opts.stepsPerDispatch ?? 64;
+  const waveBytes = gpu.software ? SOFTWARE_WAVE_BYTES : HARDWARE_WAVE_BYTES;
 
   // Waves of chunks bounded by device memory; all chunks of a wave share each submit.
   let c0 = 0;
   while (c0 < chunks.length) {
     let c1 = c0;
     let bytes = 0;
-    while (c1 < chunks.length && (c1 === c0 || bytes + chunks[c1].bytes <= WAVE_BYTES)) bytes += chunks[c1++].bytes;
-    const wave = chunks.slice(c0, c1);
+    while (c1 < chunks.length && (c1 === c0 || bytes + chunks[c1].bytes <= waveBytes)) bytes += chunks[c1++].bytes;
+    let active = chunks.slice(c0, c1).map((c) => {
+      const inputs = c.jobs.map((j) => laneInput(lanes[j], traces.offset(jobs[j].trace), jobs[j].trace.arrivalUs.length));
+      return { plan: c, run: new ChunkRun(gpu.device, pipelines.get(c.group)!, traceBuf, inputs, c.group.shape, steps, c.label) };
+    });
     c0 = c1;
-    for (const c of wave) setupChunk(device, c, layout, traceBuf, jobs, lanes, traceOffsets, slotCap, steps);
-    let active = wave.slice();
     let dispatches = 2;
     while (active.length > 0) {
       const t0 = performance.now();
-      const enc = device.createCommandEncoder();
-      for (const c of active) {
-        const pipeline = pipelines.get(c.family)!;
-        const groups = Math.ceil(c.jobs.length / wg);
-        if (dispatches > 1) {
-          const pass = enc.beginComputePass();
-          pass.setPipeline(pipeline);
-          pass.setBindGroup(0, c.bindGroup!);
-          for (let d = 0; d < dispatches - 1; d++) pass.dispatchWorkgroups(groups);
-          pass.end();
-        }
-        // The live counter counts lanes still running after the last dispatch only.
-        enc.clearBuffer(c.liveBuf!);
-        const pass = enc.beginComputePass();
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, c.bindGroup!);
-        pass.dispatchWorkgroups(groups);
-        pass.end();
-        enc.copyBufferToBuffer(c.liveBuf!, 0, c.liveRead!, 0, 4);
-      }
-      device.queue.submit([enc.finish()]);
+      const enc = gpu.device.createCommandEncoder({ label: 'engine.submit' });
+      for (const a of active) a.run.encode(enc, dispatches);
+      gpu.device.queue.submit([enc.finish()]);
       hostWork.submits++;
       hostWork.dispatches += dispatches * active.length;
-      const liveCounts = await Promise.all(
-        active.map(async (c) => {
-          await c.liveRead!.mapAsync(GPUMapMode.READ);
-          const n = new Uint32Array(c.liveRead!.getMappedRange())[0];
-          c.liveRead!.unmap();
-          return n;
-        }),
-      );
+      const liveCounts = await Promise.all(active.map((a) => a.run.readLive()));
       const lost = deviceLostMessage();
       if (lost) throw new Error(`${lost} (while running ${active.length} chunk(s), ${steps} steps x ${dispatches} dispatches)`);
       const finished = active.filter((_, k) => liveCounts[k] === 0);
       active = active.filter((_, k) => liveCounts[k] !== 0);
-      for (const c of finished) {
-        await collectChunk(device, c, jobs, results, fallback, laneMajor, slotCap, opts.workCounters === true);
-        done += c.jobs.length;
+      for (const f of finished) {
+        const outcomes = await f.run.collect();
+        outcomes.forEach((o, l) => {
+          const j = f.plan.jobs[l];
+          if ('raw' in o) results[j] = { raw: o.raw, engine: 'gpu', ...(o.work ? { work: o.work } : {}) };
+          else fallback.set(j, stopReason(o.status));
+        });
+        done += f.run.lanes;
       }
       const liveNow = liveCounts.reduce((a, b) => a + b, 0);
-      opts.onProgress?.(done + active.reduce((a, c) => a + c.jobs.length, 0) - liveNow, total);
+      opts.onProgress?.(done + active.reduce((a, c) => a + c.run.lanes, 0) - liveNow, total);
       // Aim for submits of 50..400 ms: long enough to hide the readback, short of any watchdog.
       const ms = performance.now() - t0;
-      if (process.env.SCHEDLAB_GPU_DEBUG) console.error(`submit: ${active.length + finished.length} chunks x ${dispatches} dispatches, live ${liveNow}, ${ms.toFixed(0)} ms`);
+      debug(`submit: ${active.length + finished.length} chunks x ${dispatches} dispatches, live ${liveNow}, ${ms.toFixed(0)} ms`);
       if (ms < 50 && dispatches < 256) dispatches *= 2;
       else if (ms > 400 && dispatches > 1) dispatches = Math.max(1, dispatches >> 1);
     }
   }
   traceBuf.destroy();
-  if (process.env.SCHEDLAB_GPU_DEBUG) console.error(`engine loop ${(performance.now() - tRun).toFixed(0)} ms`);
+  debug(`engine loop ${(performance.now() - tRun).toFixed(0)} ms`);
 
   // Overloaded lanes keep their queues on the GPU with a larger slot table: on a hardware GPU a few
   // percent of lanes falling back to the CPU could take longer than all the others together.
-  const retryCap = opts.retrySlotCapacity ?? (software ? 0 : 16 * slotCap);
-  const overflowed = [...fallback].filter(([, why]) => why === STOP_REASONS[ST_SLOTS]).map(([i]) => i);
+  const retryCap = Math.min(65535, opts.retrySlotCapacity ?? (gpu.software ? 0 : 16 * slotCap));
+  const overflowed = [...fallback].filter(([, why]) => why === STOP.SLOTS.reason).map(([i]) => i);
   if (retryCap > slotCap && overflowed.length > 0) {
     const again = await runGpuJobs(
       overflowed.map((i) => jobs[i]),
@@ -273,44 +173,58 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   return { results, backend: { engine: 'gpu', description: gpu.description }, hostWork };
 }
 
-// Compiled pipelines by WGSL source, per device: a cold compile takes seconds on llvmpipe.
-const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
-const layoutCache = new WeakMap<GPUDevice, { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout }>();
-
-function engineLayouts(device: GPUDevice): { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout } {
-  let l = layoutCache.get(device);
-  if (!l) {
-    const layout = device.createBindGroupLayout({
-      label: 'schedlab engine',
-      entries: [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-        { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        ...[3, 4, 5, 6, 7].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
-      ],
-    });
-    l = { layout, pipelineLayout: device.createPipelineLayout({ bindGroupLayouts: [layout] }) };
-    layoutCache.set(device, l);
-  }
-  return l;
+/** The shape every pipeline of this run starts from (replica slots are set per group). */
+function baseShape(gpu: GpuDevice, opts: GpuRunOptions, slots: number): PipelineShape {
+  // llvmpipe runs a workgroup in SIMD groups of its vector width ("llvmpipe-...-256-bits" on GL ES,
+  // "llvmpipe (LLVM 15.0.6, 256 bits)" as lavapipe: 8 u32), whose lanes share one loop limiter; one
+  // SIMD group per workgroup keeps workgroups small.
+  const simd = gpu.software ? simdWidth(gpu.description) : 1;
+  return {
+    maxReplicas: 8,
+    slots,
+    workgroupSize: opts.workgroupSize ?? (gpu.software ? simd : WORKGROUP_SIZE),
+    fastForward: opts.fastForward,
+    laneMajor: opts.laneMajor ?? gpu.software,
+    loopLimited: opts.loopLimited ?? gpu.software,
+    loopProbe: gpu.software,
+    simdLanes: simd,
+    workCounters: opts.workCounters,
+  };
 }
 
-function getPipeline(device: GPUDevice, code: string, layout: GPUPipelineLayout, label: string): Promise<GPUComputePipeline> {
-  let m = pipelineCache.get(device);
-  if (!m) pipelineCache.set(device, (m = new Map()));
-  let p = m.get(code);
-  if (!p) {
-    p = createComputePipeline(device, code, layout, label);
-    p.catch(() => m.delete(code));
-    m.set(code, p);
-  }
-  return p;
+/**
+ * Why a lane cannot run on the GPU engine exactly, or null: every reason in one place. Lanes with a
+ * reason run on the CPU reference, and their records say why.
+ */
+export function gpuEligibility(lane: Lane, traceProblem: string | null): string | null {
+  if (traceProblem) return traceProblem;
+  if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
+  if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
+  if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
+  if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
+  return null;
 }
 
-/** u32 lanes of a software adapter's SIMD groups, from its description (8 when it does not say). */
-export function simdWidth(description: string): number {
-  const bits = Number(/(\d+)[- ]bits/.exec(description)?.[1] ?? 256);
-  return Math.max(1, Math.floor(bits / 32));
+/** Distinct traces concatenated once, as (arrival lo, arrival hi, prompt, output) per request. */
+function packTraces(jobs: Job[]) {
+  const entries = new Map<Trace, { offset: number; problem: string | null }>();
+  let rows = 0;
+  for (const job of jobs) {
+    if (entries.has(job.trace)) continue;
+    entries.set(job.trace, { offset: rows, problem: traceProblem(job.trace) });
+    rows += job.trace.arrivalUs.length;
+  }
+  const words = new Uint32Array(Math.max(4, 4 * rows));
+  for (const [t, { offset }] of entries) {
+    for (let i = 0; i < t.arrivalUs.length; i++) {
+      const w = 4 * (offset + i);
+      words[w] = t.arrivalUs[i] % 2 ** 32;
+      words[w + 1] = Math.floor(t.arrivalUs[i] / 2 ** 32);
+      words[w + 2] = t.promptTokens[i];
+      words[w + 3] = t.outputTokens[i];
+    }
+  }
+  return { words, offset: (t: Trace) => entries.get(t)!.offset, problem: (t: Trace) => entries.get(t)!.problem };
 }
 
 /** Why a trace cannot go to the GPU (arrivals not safe integers, token sums above u32), or null. */
@@ -323,131 +237,121 @@ function traceProblem(t: Trace): string | null {
   return null;
 }
 
-function makeBuffer(device: GPUDevice, data: Uint32Array<ArrayBuffer>, usage: number): GPUBuffer {
-  const buf = device.createBuffer({ size: Math.max(16, data.byteLength), usage: usage | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(buf, 0, data);
-  return buf;
+function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput {
+  const p = lane.profile;
+  const m = p.iterationNs;
+  const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
+  const values: Record<ParamName, number> = {
+    TRACE_OFFSET: traceOffset,
+    TRACE_LENGTH: requests,
+    REPLICAS: lane.replicas,
+    SEED: lane.seed,
+    KV_BLOCKS: p.kvBlocks,
+    BLOCK_SIZE: p.blockSize,
+    MAX_NUM_SEQS: p.maxNumSeqs,
+    MAX_BATCHED_TOKENS: p.maxBatchedTokens,
+    MAX_MODEL_LEN: p.maxModelLen,
+    ITER_NS_BASE: m.base,
+    ITER_NS_PER_PREFILL_TOKEN: m.perPrefillToken,
+    ITER_NS_PER_DECODE_SEQ: m.perDecodeSeq,
+    ITER_NS_PER_CONTEXT_TOKEN: m.perContextToken,
+    WATERMARK_BLOCKS: lane.watermarkBlocks,
+    SLO_TTFT_US: us(lane.slo.ttftMs),
+    SLO_TPOT_US: us(lane.slo.tpotMs),
+    ROUTER: ROUTERS.indexOf(lane.router),
+    SCHEDULER: ENGINE_SCHEDULERS.indexOf(lane.scheduler),
+    BATCHING: BATCHINGS.indexOf(lane.scheduler.batching),
+  };
+  const params = new Uint32Array(PARAMS.words);
+  for (const [name, w] of Object.entries(PARAMS.offset)) params[w as number] = values[name as ParamName];
+  return { params, requests };
 }
 
-function setupChunk(
-  device: GPUDevice,
-  c: Chunk,
-  layout: GPUBindGroupLayout,
-  traceBuf: GPUBuffer,
-  jobs: Job[],
-  lanes: Lane[],
-  traceOffsets: Map<Trace, { offset: number }>,
-  slotCap: number,
-  steps: number,
-): void {
-  const L = c.jobs.length;
-  const params = new Uint32Array(PARAM_FIELDS * L);
-  c.jobs.forEach((j, l) => {
-    const lane = lanes[j];
-    const p = lane.profile;
-    const m = p.iterationNs;
-    const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-    const values = [
-      traceOffsets.get(jobs[j].trace)!.offset,
-      jobs[j].trace.arrivalUs.length,
-      lane.replicas,
-      lane.seed,
-      p.kvBlocks,
-      p.blockSize,
-      p.maxNumSeqs,
-      p.maxBatchedTokens,
-      p.maxModelLen,
-      m.base,
-      m.perPrefillToken,
-      m.perDecodeSeq,
-      m.perContextToken,
-      lane.watermarkBlocks,
-      us(lane.slo.ttftMs),
-      us(lane.slo.tpotMs),
-    ];
-    values.forEach((v, f) => (params[f * L + l] = v));
-  });
-  const storage = GPUBufferUsage.STORAGE;
-  const size = (words: number) => Math.max(16, words * 4);
-  // Strides bound the words of either layout, so stride x lanes sizes both.
-  const st = laneStrides({ maxReplicas: c.maxReplicas, slots: slotCap });
-  const uniform = makeBuffer(device, new Uint32Array([L, steps, 0, 0]), GPUBufferUsage.UNIFORM);
-  const paramBuf = makeBuffer(device, params, storage);
-  // WebGPU zero-fills new buffers: zero is the initial state of every lane, replica and slot.
-  const lsBuf = device.createBuffer({ size: size(st.ls * L), usage: storage | GPUBufferUsage.COPY_SRC });
-  const repBuf = device.createBuffer({ size: size(st.reps * L), usage: storage });
-  const slotBuf = device.createBuffer({ size: size(st.slots * L), usage: storage });
-  const histBuf = device.createBuffer({ size: size(st.hist * L), usage: storage | GPUBufferUsage.COPY_SRC });
-  const liveBuf = device.createBuffer({ size: 16, usage: storage | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const liveRead = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  c.buffers = [uniform, paramBuf, lsBuf, repBuf, slotBuf, histBuf, liveBuf, liveRead];
-  c.lsBuf = lsBuf;
-  c.histBuf = histBuf;
-  c.liveBuf = liveBuf;
-  c.liveRead = liveRead;
-  c.bindGroup = device.createBindGroup({
-    layout,
-    entries: [uniform, paramBuf, traceBuf, lsBuf, repBuf, slotBuf, histBuf, liveBuf].map((buffer, binding) => ({ binding, resource: { buffer } })),
-  });
+/** Lanes that share one pipeline: one shape, and the policies they use. */
+interface LaneGroup {
+  key: string;
+  shape: PipelineShape;
+  policies: PipelinePolicies;
+  jobs: number[];
 }
 
-async function readBuffer(device: GPUDevice, src: GPUBuffer): Promise<Uint32Array> {
-  const dst = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(src, 0, dst, 0, src.size);
-  device.queue.submit([enc.finish()]);
-  await dst.mapAsync(GPUMapMode.READ);
-  const out = new Uint32Array(dst.getMappedRange().slice(0));
-  dst.unmap();
-  dst.destroy();
-  return out;
+/**
+ * Groups lanes into pipelines: by replica slots, and by router x scheduler when pipelinePerFamily.
+ * Within a group lanes are ordered by family, then by expected work (longest first), so that a
+ * workgroup's lanes run the same policy code and finish together.
+ */
+function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineShape, perFamily: boolean): LaneGroup[] {
+  const groups = new Map<string, LaneGroup>();
+  for (const i of onGpu) {
+    const lane = lanes[i];
+    const maxReplicas = replicaSlots(lane.replicas);
+    const family = `${lane.router.name}|${lane.scheduler.name}`;
+    const key = perFamily ? `${maxReplicas}|${family}` : `${maxReplicas}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { key, shape: { ...base, maxReplicas }, policies: { routers: [], schedulers: [], batchings: [] }, jobs: [] }));
+    g.jobs.push(i);
+  }
+  const familyOrder = (i: number) => ROUTERS.indexOf(lanes[i].router) * 1000 + ENGINE_SCHEDULERS.indexOf(lanes[i].scheduler);
+  const work = (i: number) => jobs[i].trace.arrivalUs.length;
+  for (const g of groups.values()) {
+    g.jobs.sort((a, b) => familyOrder(a) - familyOrder(b) || work(b) - work(a) || lanes[b].replicas - lanes[a].replicas || a - b);
+    const names = (f: (l: Lane) => string) => [...new Set(g.jobs.map((i) => f(lanes[i])))];
+    g.policies = { routers: names((l) => l.router.name), schedulers: names((l) => l.scheduler.name), batchings: names((l) => l.scheduler.batching) };
+  }
+  return [...groups.values()];
 }
 
-async function collectChunk(
-  device: GPUDevice,
-  c: Chunk,
-  jobs: Job[],
-  results: JobResult[],
-  fallback: Map<number, string>,
-  laneMajor: boolean,
-  slotCap: number,
-  workCounters: boolean,
-): Promise<void> {
-  const L = c.jobs.length;
-  const st = laneStrides({ maxReplicas: c.maxReplicas, slots: slotCap });
-  const at = (stride: number) => (l: number, w: number) => (laneMajor ? l * stride + w : w * L + l);
-  const ls = await readBuffer(device, c.lsBuf!);
-  const hist = await readBuffer(device, c.histBuf!);
-  for (const b of c.buffers) b.destroy();
-  c.buffers = [];
-  c.jobs.forEach((j, l) => {
-    const status = ls[at(st.ls)(l, LS_STATUS)];
-    if (status !== 1) {
-      fallback.set(j, STOP_REASONS[status] ?? `unknown GPU lane status ${status}`);
-      return;
+interface ChunkPlan {
+  group: LaneGroup;
+  jobs: number[];
+  bytes: number;
+  label: string;
+}
+
+/** Chunks of a group's lanes, sized so that no storage binding exceeds the device's limit. */
+function planChunks(groups: LaneGroup[], gpu: GpuDevice, opts: GpuRunOptions): ChunkPlan[] {
+  const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const chunks: ChunkPlan[] = [];
+  for (const g of groups) {
+    const wg = g.shape.workgroupSize ?? WORKGROUP_SIZE;
+    const st = laneStrides(g.shape);
+    const largest = Math.max(st.slots, st.hist, st.reps, st.ls, st.params) * 4;
+    let cap = Math.floor(maxBinding / largest / wg) * wg;
+    cap = Math.min(cap, opts.maxLanesPerChunk ?? (gpu.software ? 4096 : Infinity), gpu.limits.maxComputeWorkgroupsPerDimension * wg);
+    if (cap < 1) cap = Math.floor(maxBinding / largest);
+    if (cap < 1) throw new Error(`one lane needs ${largest} bytes in one binding, above the ${maxBinding} limit; lower slotCapacity`);
+    for (let s = 0; s < g.jobs.length; s += cap) {
+      const part = g.jobs.slice(s, s + cap);
+      chunks.push({ group: g, jobs: part, bytes: part.length * laneBytes(g.shape), label: `engine[${g.key}]#${chunks.length}` });
     }
-    const lsAt = (w: number) => ls[at(st.ls)(l, w)];
-    results[j] = { raw: toRaw(ls, hist, (w) => at(st.ls)(l, w), (w) => at(st.hist)(l, w), jobs[j].trace.arrivalUs.length), engine: 'gpu' };
-    if (workCounters) results[j].work = WORK_FIELDS.map((_, c) => lsAt(LS_WORK + 2 * c) + lsAt(LS_WORK + 2 * c + 1) * 2 ** 32);
-  });
+  }
+  return chunks;
 }
 
-function toRaw(ls: Uint32Array, hist: Uint32Array, lsAt: (w: number) => number, histAt: (w: number) => number, requests: number): RawMetrics {
-  const raw = emptyRaw();
-  const word = (w: number) => ls[lsAt(w)];
-  const u64 = (w: number) => word(w) + word(w + 1) * 2 ** 32;
-  COUNTERS.forEach((name, c) => {
-    if (name === 'requests') raw.requests = requests;
-    else raw[name] = u64(LS_CNT + 2 * c);
-  });
-  HISTOGRAMS.forEach((name, h) => {
-    const out = raw.hist[name];
-    const w = LS_H + 5 * h;
-    out.count = u64(w);
-    out.sum = u64(w + 2);
-    out.max = word(w + 4);
-    const base = h * BUCKETS;
-    for (let b = 0; b < BUCKETS; b++) out.counts[b] = hist[histAt(base + b)];
-  });
-  return raw;
+// Compiled pipelines by WGSL source, per device: a cold compile takes seconds on llvmpipe.
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+async function buildPipelines(device: GPUDevice, groups: LaneGroup[]): Promise<Map<LaneGroup, GPUComputePipeline>> {
+  let cache = pipelineCache.get(device);
+  if (!cache) pipelineCache.set(device, (cache = new Map()));
+  const { pipelineLayout } = engineLayouts(device);
+  const built = await Promise.all(
+    groups.map((g) => {
+      const code = composeEngine(g.policies, g.shape);
+      let p = cache.get(code);
+      if (!p) {
+        p = createComputePipeline(device, code, pipelineLayout, `engine[${g.key}]`);
+        p.catch(() => cache.delete(code));
+        cache.set(code, p);
+      }
+      return p;
+    }),
+  );
+  return new Map(groups.map((g, k) => [g, built[k]]));
+}
+
+/** u32 lanes of a software adapter's SIMD groups, from its description (8 when it does not say). */
+export function simdWidth(description: string): number {
+  const bits = Number(/(\d+)[- ]bits/.exec(description)?.[1] ?? 256);
+  return Math.max(1, Math.floor(bits / 32));
 }

@@ -1,0 +1,58 @@
+// Counters, histograms and iteration times. Twin of src/metrics (record.ts, histogram.ts) and of
+// iterationUs in src/model/profile.ts.
+
+// Counters and histogram statistics live in private variables for the whole dispatch (loaded and
+// stored once in main): on llvmpipe every storage access is a per-lane scalar loop, and masked-off
+// code still runs, so each call site below would cost a dozen of them.
+var<private> cnt: array<u32, COUNTER_WORDS>; // (lo, hi) per counter, COUNTERS order
+var<private> hst: array<u32, HIST_STAT_WORDS>; // (count lo, count hi, sum lo, sum hi, max) per histogram
+
+fn cnt_add(c: u32, v: u32) {
+  let s = add64(vec2<u32>(cnt[2u * c], cnt[2u * c + 1u]), vec2<u32>(v, 0u));
+  cnt[2u * c] = s.x;
+  cnt[2u * c + 1u] = s.y;
+}
+
+fn hist_bump_bucket(bucket: u32, times: u32) {
+  let i = ix(bucket, H_STRIDE);
+  count_load();
+  count_store();
+  hist[i] = hist[i] + times; // wraps like the CPU's Uint32Array
+}
+
+fn hist_bump(h: u32, value: u32, times: u32) { hist_bump_bucket(h * HIST_BUCKETS + bucket_of(value), times); }
+
+// h must be a constant at every call site (hst stays in registers).
+fn hstat(h: u32, value: u32, times: u32) {
+  let w = 5u * h;
+  let c = add64(vec2<u32>(hst[w], hst[w + 1u]), vec2<u32>(times, 0u));
+  hst[w] = c.x;
+  hst[w + 1u] = c.y;
+  let s = add64(vec2<u32>(hst[w + 2u], hst[w + 3u]), mul32x32(value, times));
+  hst[w + 2u] = s.x;
+  hst[w + 3u] = s.y;
+  hst[w + 4u] = max(hst[w + 4u], value);
+}
+
+fn hadd(h: u32, value: u32, times: u32) {
+  hist_bump(h, value, times);
+  hstat(h, value, times);
+}
+
+fn load_metrics() {
+  for (var w = 0u; w < COUNTER_WORDS; w++) { cnt[w] = lane_get(LS_CNT + w); }
+  for (var w = 0u; w < HIST_STAT_WORDS; w++) { hst[w] = lane_get(LS_HIST + w); }
+}
+
+fn store_metrics() {
+  for (var w = 0u; w < COUNTER_WORDS; w++) { lane_set(LS_CNT + w, cnt[w]); }
+  for (var w = 0u; w < HIST_STAT_WORDS; w++) { lane_set(LS_HIST + w, hst[w]); }
+}
+
+// Iteration time in whole microseconds, rounded up. checkIterationBound keeps the nanosecond total
+// below 2^32, so u32 is exact.
+fn iteration_us(prefill_tokens: u32, decode_seqs: u32, context_tokens: u32) -> u32 {
+  let ns = cfg.iter_ns_base + cfg.iter_ns_per_prefill_token * prefill_tokens + cfg.iter_ns_per_decode_seq * decode_seqs
+    + cfg.iter_ns_per_context_token * context_tokens;
+  return ns / 1000u + select(0u, 1u, ns % 1000u != 0u);
+}
