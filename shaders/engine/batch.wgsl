@@ -1,53 +1,64 @@
-// Building an iteration's batch: admission, block allocation, preemption, and the two batching
-// families. Twin of buildPrefillFirst, buildChunked, scheduleRunning, admit and preempt in
-// src/sim/cpu/simulator.ts.
+// Building an iteration's batch on the open replica: admission, block allocation, preemption,
+// and the two batching families. Twin of buildPrefillFirst, buildChunked, scheduleRunning, admit
+// and preempt in src/sim/cpu/simulator.ts.
+//
+// A request holds ceil(ctx / blockSize) blocks. A prefill chunk is counted in CTX when it is
+// scheduled (F_BATCH_PREFILL), so the blocks allocated for it match at once; a decode step is
+// counted at the iteration's end (F_BATCH_DECODE), since a fold may add more than one.
 
-fn allocate(r: u32, s: u32, blocks: u32) {
-  slot_set(S_BLOCKS, s, slot_get(S_BLOCKS, s) + blocks);
-  rep_set(R_USED, r, rep_get(R_USED, r) + blocks);
-}
-
-fn admit(r: u32, s: u32, blocks: u32, now: u32) {
-  allocate(r, s, blocks);
-  running_insert(r, s);
-  let flags = slot_get(S_FLAGS, s);
-  if ((flags & F_ADMITTED) == 0u) {
-    slot_set(S_FLAGS, s, flags | F_ADMITTED);
-    hadd(H_QUEUE, since_arrival(slot_get(S_INDEX, s), now), 1u);
-  }
-}
-
-// Batch totals, summed as requests join the batch (start_iteration would otherwise walk it again).
+// Batch totals, summed as requests join the batch.
 var<private> batch_size: u32;
 var<private> batch_prefill_tokens: u32;
 var<private> batch_decodes: u32;
 var<private> batch_context: u32;
+// The fold's inputs, gathered while the batch can still be pure decode: iterations until the
+// first decode completes, and running requests by context mod block size (residue table).
+var<private> batch_max_k: u32;
 
-// Returns the running-list successor (record C holds the links), for walks.
-fn add_to_batch(s: u32, ctx: u32, prefill_target: u32, tokens: u32, produces: bool) -> u32 {
+fn join_batch(ctx_before: u32, tokens: u32, prefill: bool) {
   batch_size += 1u;
-  if (ctx < prefill_target) { batch_prefill_tokens += tokens; } else { batch_decodes += 1u; }
-  batch_context += ctx + tokens;
-  var c = slot_rec(REC_C, s);
-  c.x = (c.x & ~F_PRODUCES) | select(0u, F_PRODUCES, produces);
-  c.y = tokens;
-  slot_put(REC_C, s, c);
-  return c.z;
+  if (prefill) { batch_prefill_tokens += tokens; } else { batch_decodes += 1u; }
+  batch_context += ctx_before + tokens;
 }
 
-// Recompute preemption: drop all KV, wait again to prefill prompt + generated.
-fn preempt(r: u32, s: u32) {
-  rep_set(R_USED, r, rep_get(R_USED, r) - slot_get(S_BLOCKS, s));
-  slot_set(S_BLOCKS, s, 0u);
-  slot_set(S_CTX, s, 0u);
-  slot_set(S_PREFILL_TARGET, s, trace_prompt(slot_get(S_INDEX, s)) + slot_get(S_GENERATED, s));
-  let flags = slot_get(S_FLAGS, s);
+// Admits the waiting head (slot s, hot record h) with a first chunk of `chunk` tokens and `blocks` blocks.
+fn admit(s: u32, h: vec4<u32>, chunk: u32, blocks: u32, now: u32) {
+  waiting_pop(h);
+  rep.used += blocks;
+  let id = slot_rec(REC_ID, s);
+  var flags = flags_of(h);
+  if ((flags & F_ADMITTED) == 0u) {
+    flags |= F_ADMITTED;
+    hadd(H_QUEUE, since_arrival(id.x, now), 1u);
+  }
+  // Waiting requests hold no KV: ctx 0.
+  var a = with_ctx_flags(h, chunk, flags | F_BATCH_PREFILL);
+  a.z -= chunk;
+  slot_put(REC_HOT, s, running_insert(s, a, id));
+  join_batch(0u, chunk, true);
+}
+
+// Recompute preemption of slot s (hot record h, already off the running list): drop all KV, wait
+// again to prefill prompt + generated.
+fn preempt(s: u32, h: vec4<u32>) {
+  let ctx = ctx_of(h);
+  rep.used -= ceil_div(ctx, cfg.block_size);
+  var flags = flags_of(h);
+  let id = slot_rec(REC_ID, s);
+  if ((flags & F_RECENT) != 0u) {
+    // Its last token time is about to leave the replica's PREV_END: keep it in the slot.
+    slot_put(REC_ID, s, vec4<u32>(id.x, id.y, id.z, rep_get(R_PREV_END, rep_index)));
+    flags &= ~F_RECENT;
+  }
   if ((flags & F_PREEMPTED) == 0u) {
     cnt_add(C_PREEMPTED_REQUESTS, 1u);
-    slot_set(S_FLAGS, s, flags | F_PREEMPTED);
+    flags |= F_PREEMPTED;
   }
   cnt_add(C_PREEMPTIONS, 1u);
-  waiting_insert(r, s);
+  let generated = trace_output(id.x) - h.w;
+  var w = with_ctx_flags(h, 0u, flags);
+  w.z = trace_prompt(id.x) + generated;
+  waiting_insert(s, w);
 }
 
 // schedule_running's results (private variables rather than a returned struct).
@@ -56,14 +67,26 @@ var<private> sr_budget: u32;
 var<private> sr_all_decodes: bool;
 var<private> sr_scheduled: u32;
 
+fn residue_get(q: u32) -> u32 { count_load(); return reps[rep_ix(R_RESIDUE_RECORD + q / 4u, rep_index)][q % 4u]; }
+fn residue_set(q: u32, v: u32) { count_store(); reps[rep_ix(R_RESIDUE_RECORD + q / 4u, rep_index)][q % 4u] = v; }
+
 // Running requests in priority order each get their next step within the budget; a step that needs
 // a block when none is free preempts the last running request not yet scheduled, possibly itself.
-fn schedule_running(r: u32, budget_in: u32) {
+// While every step so far is a decode, the walk also gathers the fold's inputs.
+fn schedule_running(budget_in: u32) {
   var preempted = false;
   var budget = budget_in;
   var all_decodes = true;
   var scheduled = 0u;
-  var m = rep_get(R_R_HEAD, r);
+  batch_max_k = 0xffffffffu;
+  if (FAST_FORWARD) {
+    tick(); // loop entry (gallivm counts it too)
+    for (var q = 0u; q < cfg.block_size; q += 4u) {
+      tick();
+      rep_put(R_RESIDUE_RECORD + q / 4u, rep_index, vec4<u32>(0u));
+    }
+  }
+  var m = rep.r_head;
   // The walk breaks out to preempt one victim and resumes at the same request, so the preemption
   // code runs once per preemption, not (masked, on llvmpipe) once per request.
   loop {
@@ -75,33 +98,44 @@ fn schedule_running(r: u32, budget_in: u32) {
       if (m == NIL || budget == 0u) { break; }
       count(W_VISITS, 1u);
       s = m - 1u;
-      let ctx = slot_get(S_CTX, s);
-      var b = slot_rec(REC_B, s);
-      let prefill_target = b.x;
-      let in_prefill = ctx < prefill_target;
+      var h = slot_rec(REC_HOT, s);
+      let ctx = ctx_of(h);
+      let left = h.z;
+      let in_prefill = left > 0u;
       var tokens = 1u;
-      if (in_prefill) { tokens = min(prefill_target - ctx, budget); }
-      let need = ceil_div(ctx + tokens, cfg.block_size) - b.y;
-      let used = rep_get(R_USED, r);
-      if (used + need > cfg.kv_blocks) {
+      if (in_prefill) { tokens = min(left, budget); }
+      let need = ceil_div(ctx + tokens, cfg.block_size) - ceil_div(ctx, cfg.block_size);
+      if (rep.used + need > cfg.kv_blocks) {
         blocked = true;
         break;
       }
-      // allocate(), on the record already loaded
-      b.y += need;
-      slot_put(REC_B, s, b);
-      rep_set(R_USED, r, used + need);
-      if (in_prefill) { all_decodes = false; }
+      rep.used += need;
+      if (in_prefill) {
+        h = with_ctx_flags(h, ctx + tokens, flags_of(h) | F_BATCH_PREFILL);
+        h.z = left - tokens;
+        all_decodes = false;
+      } else {
+        h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
+        if (FAST_FORWARD && all_decodes) {
+          batch_max_k = min(batch_max_k, h.w);
+          let q = ctx % cfg.block_size;
+          residue_set(q, residue_get(q) + 1u);
+        }
+      }
+      slot_put(REC_HOT, s, h);
+      join_batch(ctx, tokens, in_prefill);
       budget -= tokens;
       scheduled += 1u;
-      m = add_to_batch(s, ctx, prefill_target, tokens, !in_prefill || ctx + tokens == prefill_target);
+      m = link_hi(h);
     }
     if (!blocked) { break; }
-    let victim = rep_get(R_R_TAIL, r) - 1u;
-    running_remove(r, victim);
-    preempt(r, victim);
+    let victim = rep.r_tail - 1u;
+    let vh = slot_rec(REC_HOT, victim);
+    running_remove(victim, vh);
+    preempt(victim, vh);
     preempted = true;
     if (victim == s) { break; }
+    // Resume at request s: its links may have changed (it may be the new tail).
   }
   sr_preempted = preempted;
   sr_budget = budget;
@@ -116,45 +150,40 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
   var admitted = false;
   loop {
     tick();
-    let h = rep_get(R_W_HEAD, r);
-    if (h == NIL) { break; }
-    let s = h - 1u;
-    let need = slot_get(S_PREFILL_TARGET, s);
+    if (rep.w_root == NIL) { break; }
+    let s = rep.w_root - 1u;
+    let h = slot_rec(REC_HOT, s);
+    let need = h.z; // prefill target: the waiting request holds no KV
     let need_blocks = ceil_div(need, cfg.block_size);
-    if (rep_get(R_RUNNING, r) >= cfg.max_num_seqs) { break; }
+    if (rep.running >= cfg.max_num_seqs) { break; }
     if (tokens + need > cfg.max_batched_tokens) { break; }
-    if (rep_get(R_USED, r) + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
-    waiting_remove(r, s);
-    admit(r, s, need_blocks, now);
-    _ = add_to_batch(s, 0u, need, need, true); // waiting requests hold no KV: ctx 0
+    if (rep.used + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
+    admit(s, h, need, need_blocks, now);
     tokens += need;
     admitted = true;
   }
   if (admitted) { return false; }
-  schedule_running(r, 0xffffffffu);
+  schedule_running(0xffffffffu);
   return !sr_preempted;
 }
 
 // vLLM v1 / Sarathi: running requests first within the budget, then new prompt chunks.
 fn build_chunked(r: u32, now: u32) -> bool {
-  schedule_running(r, cfg.max_batched_tokens);
+  schedule_running(cfg.max_batched_tokens);
   if (sr_preempted) { return false; }
   var budget = sr_budget;
   var admitted = false;
   loop {
     tick();
-    let h = rep_get(R_W_HEAD, r);
-    if (h == NIL || budget == 0u || rep_get(R_RUNNING, r) >= cfg.max_num_seqs) { break; }
-    let s = h - 1u;
-    let prefill_target = slot_get(S_PREFILL_TARGET, s);
-    let chunk = min(prefill_target, budget);
+    if (rep.w_root == NIL || budget == 0u || rep.running >= cfg.max_num_seqs) { break; }
+    let s = rep.w_root - 1u;
+    let h = slot_rec(REC_HOT, s);
+    let chunk = min(h.z, budget);
     let need_blocks = ceil_div(chunk, cfg.block_size);
-    if (rep_get(R_USED, r) + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
-    waiting_remove(r, s);
-    admit(r, s, need_blocks, now);
-    _ = add_to_batch(s, 0u, prefill_target, chunk, chunk == prefill_target);
+    if (rep.used + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
+    admit(s, h, chunk, need_blocks, now);
     budget -= chunk;
     admitted = true;
   }
-  return !admitted && sr_all_decodes && sr_scheduled == rep_get(R_RUNNING, r);
+  return !admitted && sr_all_decodes && sr_scheduled == rep.running;
 }

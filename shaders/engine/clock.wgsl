@@ -19,44 +19,52 @@ fn since_arrival(i: u32, t: u32) -> u32 {
 }
 
 // Moves BASE forward by the largest span that keeps every stored time non-negative (the current
-// instant, the first-iteration end of batches in progress, first and last token times of requests
-// in flight) and returns it; stops the lane when an old request in flight allows less than 2^30 µs.
-// Called rarely: once the clock passes 2^31 µs after BASE.
+// instant, the ends and first-iteration ends of batches in progress, first and last token times of
+// requests in flight) and returns it; stops the lane when an old request in flight allows less
+// than 2^30 µs. Called rarely: once the clock passes 2^31 µs after BASE. Only busy replicas hold
+// times that matter: an idle replica has no running request, hence none whose last token is its
+// PREV_END.
 fn rebase(now: u32) -> u32 {
   var d = now;
-  tick(); // loop entry (gallivm counts it too)
-  for (var r = 0u; r < cfg.replicas; r++) {
+  var r = mask_next(busy_mask, 0u);
+  loop {
     tick();
-    if (rep_rec(0u, r).x != 0u) { d = min(d, rep_get(R_FIRST_END, r)); }
+    if (r == NONE) { break; }
+    d = min(d, rep_get(R_FIRST_END, r));
+    r = mask_next(busy_mask, r + 1u);
   }
   let high = lane_get(LS_HIGH);
-  tick();
+  tick(); // loop entry (gallivm counts it too)
   for (var s = 0u; s < high; s++) {
     tick();
-    if ((slot_get(S_FLAGS, s) & F_FIRST) != 0u) { d = min(d, slot_get(S_FIRST_TOKEN, s)); }
+    let h = slot_rec(REC_HOT, s);
+    if ((flags_of(h) & F_FIRST) != 0u) { d = min(d, slot_rec(REC_ID, s).z); }
   }
   if (d < 0x40000000u) {
     stop(ST_REBASE);
     return 0u;
   }
-  tick();
-  for (var r = 0u; r < cfg.replicas; r++) {
+  r = mask_next(busy_mask, 0u);
+  loop {
     tick();
-    var r0 = rep_rec(0u, r);
-    if (r0.x != 0u) {
-      r0.y -= d;
-      rep_put(0u, r, r0);
-      rep_set(R_FIRST_END, r, rep_get(R_FIRST_END, r) - d);
-    }
+    if (r == NONE) { break; }
+    set_end(r, end_of(r) - d);
+    var f = rep_rec(2u, r);
+    f.x -= d; // FIRST_END
+    f.w = max(f.w, d) - d; // PREV_END
+    rep_put(2u, r, f);
+    r = mask_next(busy_mask, r + 1u);
   }
   tick();
   for (var s = 0u; s < high; s++) {
     tick();
-    if ((slot_get(S_FLAGS, s) & F_FIRST) != 0u) {
-      var b = slot_rec(REC_B, s);
-      b.z -= d;
-      b.w -= d;
-      slot_put(REC_B, s, b);
+    let flags = flags_of(slot_rec(REC_HOT, s));
+    if ((flags & F_FIRST) != 0u) {
+      var id = slot_rec(REC_ID, s);
+      id.z -= d;
+      // LAST_TOKEN is stale under F_RECENT (PREV_END holds it).
+      if ((flags & F_RECENT) == 0u) { id.w -= d; }
+      slot_put(REC_ID, s, id);
     }
   }
   BASE = add64(BASE, vec2<u32>(d, 0u));

@@ -34,6 +34,18 @@ fn hstat(h: u32, value: u32, times: u32) {
   hst[w + 4u] = max(hst[w + 4u], value);
 }
 
+// Adds `count` samples whose sum is `sum` and largest value `largest`; h constant at every call site.
+fn hstat_sum(h: u32, count: vec2<u32>, sum: vec2<u32>, largest: u32) {
+  let w = 5u * h;
+  let c = add64(vec2<u32>(hst[w], hst[w + 1u]), count);
+  hst[w] = c.x;
+  hst[w + 1u] = c.y;
+  let s = add64(vec2<u32>(hst[w + 2u], hst[w + 3u]), sum);
+  hst[w + 2u] = s.x;
+  hst[w + 3u] = s.y;
+  hst[w + 4u] = max(hst[w + 4u], largest);
+}
+
 fn hadd(h: u32, value: u32, times: u32) {
   hist_bump(h, value, times);
   hstat(h, value, times);

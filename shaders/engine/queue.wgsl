@@ -1,67 +1,44 @@
-// Requests in flight: the slot table and the per-replica waiting and running lists.
-// Twin of the waiting/running arrays in src/sim/cpu/simulator.ts (insertSorted, shift, pop).
+// Requests in flight: the slot table, the per-replica waiting queues and running lists.
+// Twin of the waiting/running arrays of src/sim/cpu/simulator.ts (insertSorted, shift, pop).
 //
-// Lists are intrusive and doubly linked through slot record C (NEXT, PREV), sorted by
-// (key, request index) ascending; links are slot + 1 so that NIL (0) means none.
+// Both queues order requests by (key, request index) ascending. The running list is intrusive and
+// doubly linked (LINKS = next << 16 | prev), because scheduling walks it in order and preemption
+// takes its tail. The waiting queue is only ever inserted into and popped at its head, so it is a
+// skew heap (LINKS = left << 16 | right): an insert or pop walks O(log n) nodes (amortised) instead
+// of scanning a sorted list, and pops come out in exactly the sorted list's order because the
+// order is total. Links are slot + 1, NIL (0) meaning none.
 
 const NIL: u32 = 0u;
-const REC_A: u32 = 0u; // (INDEX, KEY, CTX, GENERATED)
-const REC_B: u32 = 1u; // (PREFILL_TARGET, BLOCKS, FIRST_TOKEN, LAST_TOKEN)
-const REC_C: u32 = 2u; // (FLAGS, BATCH_TOKENS, NEXT, PREV)
+const REC_HOT: u32 = 0u; // (LINKS, CTX_FLAGS, PREFILL_LEFT, OUTPUT_LEFT)
+const REC_ID: u32 = 1u; // (INDEX, KEY, FIRST_TOKEN, LAST_TOKEN)
 
-// Slot flags.
+// Flags, CTX_FLAGS >> 24.
 const F_FIRST: u32 = 1u; // has produced its first token
 const F_ADMITTED: u32 = 2u; // has been admitted once (queueing delay recorded)
 const F_PREEMPTED: u32 = 4u; // has been preempted once
-const F_PRODUCES: u32 = 8u; // produces a token at the end of the batch in progress
+const F_BATCH_DECODE: u32 = 8u; // decodes in the batch in progress
+const F_BATCH_PREFILL: u32 = 16u; // prefills a chunk in the batch in progress (already counted in CTX)
+const F_RECENT: u32 = 32u; // its last token came at its replica's PREV_END (LAST_TOKEN is stale)
+const CTX_MASK: u32 = 0xffffffu;
 
-fn list_insert(r: u32, head_f: u32, tail_f: u32, count_f: u32, s: u32) {
-  let a = slot_rec(REC_A, s);
-  let key = a.y;
-  let idx = a.x;
-  // Scan from the tail: new and re-queued requests mostly belong near the end.
-  var m = rep_get(tail_f, r);
-  loop {
-    tick();
-    if (m == NIL) { break; }
-    count(W_VISITS, 1u);
-    let ma = slot_rec(REC_A, m - 1u);
-    if (ma.y < key || (ma.y == key && ma.x < idx)) { break; }
-    m = slot_get(S_PREV, m - 1u);
-  }
-  var n: u32;
-  if (m == NIL) {
-    n = rep_get(head_f, r);
-    rep_set(head_f, r, s + 1u);
-  } else {
-    n = slot_get(S_NEXT, m - 1u);
-    slot_set(S_NEXT, m - 1u, s + 1u);
-  }
-  slot_set(S_PREV, s, m);
-  slot_set(S_NEXT, s, n);
-  if (n == NIL) { rep_set(tail_f, r, s + 1u); } else { slot_set(S_PREV, n - 1u, s + 1u); }
-  rep_set(count_f, r, rep_get(count_f, r) + 1u);
-}
+fn ctx_of(h: vec4<u32>) -> u32 { return h.y & CTX_MASK; }
+fn flags_of(h: vec4<u32>) -> u32 { return h.y >> 24u; }
+fn with_ctx_flags(h: vec4<u32>, ctx: u32, flags: u32) -> vec4<u32> { return vec4<u32>(h.x, ctx | (flags << 24u), h.z, h.w); }
+fn link_hi(h: vec4<u32>) -> u32 { return h.x >> 16u; }
+fn link_lo(h: vec4<u32>) -> u32 { return h.x & 0xffffu; }
+fn with_links(h: vec4<u32>, hi: u32, lo: u32) -> vec4<u32> { return vec4<u32>((hi << 16u) | lo, h.y, h.z, h.w); }
 
-fn list_remove(r: u32, head_f: u32, tail_f: u32, count_f: u32, s: u32) {
-  let p = slot_get(S_PREV, s);
-  let n = slot_get(S_NEXT, s);
-  if (p == NIL) { rep_set(head_f, r, n); } else { slot_set(S_NEXT, p - 1u, n); }
-  if (n == NIL) { rep_set(tail_f, r, p); } else { slot_set(S_PREV, n - 1u, p); }
-  rep_set(count_f, r, rep_get(count_f, r) - 1u);
-}
+// (key, request index) of p before that of q; p and q are ID records.
+fn before(p: vec4<u32>, q: vec4<u32>) -> bool { return p.y < q.y || (p.y == q.y && p.x < q.x); }
 
-fn waiting_insert(r: u32, s: u32) { list_insert(r, R_W_HEAD, R_W_TAIL, R_WAITING, s); }
-fn waiting_remove(r: u32, s: u32) { list_remove(r, R_W_HEAD, R_W_TAIL, R_WAITING, s); }
-fn running_insert(r: u32, s: u32) { list_insert(r, R_R_HEAD, R_R_TAIL, R_RUNNING, s); }
-fn running_remove(r: u32, s: u32) { list_remove(r, R_R_HEAD, R_R_TAIL, R_RUNNING, s); }
+// ---- slot table: slots ever used (LS_HIGH), freed ones on a list through LINKS ----
 
 // Slot + 1, or NIL when the table is full.
 fn slot_alloc() -> u32 {
   let f = lane_get(LS_FREE);
-  if (f > 0u) {
-    lane_set(LS_FREE, f - 1u);
-    return slot_get(S_FREE_STACK, f - 1u) + 1u;
+  if (f != NIL) {
+    lane_set(LS_FREE, link_hi(slot_rec(REC_HOT, f - 1u)));
+    return f;
   }
   let h = lane_get(LS_HIGH);
   if (h >= SLOTS) { return NIL; }
@@ -69,9 +46,113 @@ fn slot_alloc() -> u32 {
   return h + 1u;
 }
 
+// No flags are left (rebase() keeps the times of slots with F_FIRST only).
 fn slot_free(s: u32) {
-  slot_set(S_FLAGS, s, 0u); // a free slot holds no time for rebase() to keep
-  let f = lane_get(LS_FREE);
-  slot_set(S_FREE_STACK, f, s);
-  lane_set(LS_FREE, f + 1u);
+  slot_put(REC_HOT, s, vec4<u32>(lane_get(LS_FREE) << 16u, 0u, 0u, 0u));
+  lane_set(LS_FREE, s + 1u);
+}
+
+// ---- the open replica's waiting heap ----
+
+// Merges two heaps given by their roots; returns the merged root. Top-down skew heap merge: the
+// smaller root stays on top, its right subtree merges with the other heap, and its children swap.
+fn heap_merge(x: u32, y: u32) -> u32 {
+  if (x == NIL) { return y; }
+  if (y == NIL) { return x; }
+  var a = x;
+  var b = y;
+  var b_id = slot_rec(REC_ID, y - 1u);
+  let x_id = slot_rec(REC_ID, x - 1u);
+  if (before(b_id, x_id)) {
+    a = y;
+    b = x;
+    b_id = x_id;
+  }
+  let root = a;
+  loop {
+    tick();
+    count(W_VISITS, 1u);
+    let h = slot_rec(REC_HOT, a - 1u);
+    let left = link_hi(h);
+    let right = link_lo(h);
+    if (right == NIL) {
+      slot_put(REC_HOT, a - 1u, with_links(h, b, left));
+      break;
+    }
+    let right_id = slot_rec(REC_ID, right - 1u);
+    if (before(right_id, b_id)) {
+      slot_put(REC_HOT, a - 1u, with_links(h, right, left));
+      a = right;
+    } else {
+      slot_put(REC_HOT, a - 1u, with_links(h, b, left));
+      a = b;
+      b = right;
+      b_id = right_id;
+    }
+  }
+  return root;
+}
+
+// Queues slot s, whose hot record is h (its links are reset here).
+fn waiting_insert(s: u32, h: vec4<u32>) {
+  slot_put(REC_HOT, s, with_links(h, NIL, NIL));
+  rep.w_root = heap_merge(rep.w_root, s + 1u);
+  rep.waiting += 1u;
+}
+
+// Removes the head (slot rep.w_root - 1, hot record h) from the waiting queue.
+fn waiting_pop(h: vec4<u32>) {
+  rep.w_root = heap_merge(link_hi(h), link_lo(h));
+  rep.waiting -= 1u;
+}
+
+// ---- the open replica's running list ----
+
+// Inserts slot s (hot record h, ID record id) in order; returns h with its links set (the caller stores it).
+fn running_insert(s: u32, h: vec4<u32>, id: vec4<u32>) -> vec4<u32> {
+  // Scan from the tail: newly admitted requests mostly belong near the end.
+  var m = rep.r_tail;
+  loop {
+    tick();
+    if (m == NIL) { break; }
+    count(W_VISITS, 1u);
+    if (before(slot_rec(REC_ID, m - 1u), id)) { break; }
+    m = link_lo(slot_rec(REC_HOT, m - 1u));
+  }
+  var n: u32;
+  if (m == NIL) {
+    n = rep.r_head;
+    rep.r_head = s + 1u;
+  } else {
+    let mh = slot_rec(REC_HOT, m - 1u);
+    n = link_hi(mh);
+    slot_put(REC_HOT, m - 1u, with_links(mh, s + 1u, link_lo(mh)));
+  }
+  if (n == NIL) {
+    rep.r_tail = s + 1u;
+  } else {
+    let nh = slot_rec(REC_HOT, n - 1u);
+    slot_put(REC_HOT, n - 1u, with_links(nh, link_hi(nh), s + 1u));
+  }
+  rep.running += 1u;
+  return with_links(h, n, m);
+}
+
+// Unlinks slot s (hot record h) from the running list.
+fn running_remove(s: u32, h: vec4<u32>) {
+  let p = link_lo(h);
+  let n = link_hi(h);
+  if (p == NIL) {
+    rep.r_head = n;
+  } else {
+    let ph = slot_rec(REC_HOT, p - 1u);
+    slot_put(REC_HOT, p - 1u, with_links(ph, n, link_lo(ph)));
+  }
+  if (n == NIL) {
+    rep.r_tail = p;
+  } else {
+    let nh = slot_rec(REC_HOT, n - 1u);
+    slot_put(REC_HOT, n - 1u, with_links(nh, link_hi(nh), p));
+  }
+  rep.running -= 1u;
 }

@@ -9,6 +9,7 @@
 //                                                    sharing a cache line (non-atomic wide stores)
 // Replica and slot records are vec4s (a 4-word access costs what a 1-word access costs):
 //   replica r, record q -> reps[rep_ix(q, r)]       slot s, record q -> slots[slot_ix(q, s)]
+// (layout.ts draws the records).
 
 struct Uniforms {
   lanes: u32,
@@ -72,21 +73,101 @@ fn ix(w: u32, stride: u32) -> u32 {
 fn lane_get(f: u32) -> u32 { count_load(); return ls[ix(f, LS_STRIDE)]; }
 fn lane_set(f: u32, v: u32) { count_store(); ls[ix(f, LS_STRIDE)] = v; }
 
+// The replica buffer holds, per lane, MAX_REPLICAS / 4 records of end times (four replicas each),
+// then R_RECORDS records per replica.
+const END_RECORDS: u32 = MAX_REPLICAS / 4u;
 fn rep_ix(q: u32, r: u32) -> u32 {
-  if (LANE_MAJOR) { return lane * (R_STRIDE / 4u) + R_RECORDS * r + q; }
-  return (R_RECORDS * r + q) * U.lanes + lane;
+  let rec = END_RECORDS + R_RECORDS * r + q;
+  if (LANE_MAJOR) { return lane * (R_STRIDE / 4u) + rec; }
+  return rec * U.lanes + lane;
+}
+fn ends_ix(g: u32) -> u32 {
+  if (LANE_MAJOR) { return lane * (R_STRIDE / 4u) + g; }
+  return g * U.lanes + lane;
 }
 fn rep_get(f: u32, r: u32) -> u32 { count_load(); return reps[rep_ix(f / 4u, r)][f % 4u]; }
 fn rep_set(f: u32, r: u32, v: u32) { count_store(); reps[rep_ix(f / 4u, r)][f % 4u] = v; }
 fn rep_rec(q: u32, r: u32) -> vec4<u32> { count_load(); return reps[rep_ix(q, r)]; }
 fn rep_put(q: u32, r: u32, v: vec4<u32>) { count_store(); reps[rep_ix(q, r)] = v; }
+// End times of replicas 4g..4g+3 (meaningful for busy replicas only).
+fn ends_rec(g: u32) -> vec4<u32> { count_load(); return reps[ends_ix(g)]; }
+fn end_of(r: u32) -> u32 { count_load(); return reps[ends_ix(r / 4u)][r % 4u]; }
+fn set_end(r: u32, v: u32) { count_store(); reps[ends_ix(r / 4u)][r % 4u] = v; }
+
+// The replica an event works on keeps its records 0 and 1 in `rep` from rep_open to rep_close, so
+// that the queue and batch code reads and writes them without storage accesses.
+struct ReplicaState {
+  used: u32, // KV blocks in use, including those of iterations in progress
+  outstanding: u32,
+  waiting: u32,
+  running: u32,
+  w_root: u32, // waiting heap root
+  r_head: u32, // running list
+  r_tail: u32,
+  k: u32, // iterations folded into the batch in progress
+}
+var<private> rep: ReplicaState;
+var<private> rep_index: u32;
+
+fn rep_open(r: u32) {
+  rep_index = r;
+  let a = rep_rec(0u, r);
+  let b = rep_rec(1u, r);
+  rep = ReplicaState(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+}
+fn rep_close() {
+  rep_put(0u, rep_index, vec4<u32>(rep.used, rep.outstanding, rep.waiting, rep.running));
+  rep_put(1u, rep_index, vec4<u32>(rep.w_root, rep.r_head, rep.r_tail, rep.k));
+}
+
+// Replica sets as bit masks of up to 128 replicas (MAX_GPU_REPLICAS), kept in private variables
+// for the whole dispatch: which replicas are busy, have an open fold, or wait to start.
+var<private> busy_mask: vec4<u32>;
+var<private> open_mask: vec4<u32>;
+var<private> start_mask: vec4<u32>;
+const NONE: u32 = 0xffffffffu;
+fn mask_has(m: vec4<u32>, r: u32) -> bool { return (m[r / 32u] & (1u << (r % 32u))) != 0u; }
+fn mask_with(m: vec4<u32>, r: u32) -> vec4<u32> {
+  var x = m;
+  x[r / 32u] |= 1u << (r % 32u);
+  return x;
+}
+fn mask_without(m: vec4<u32>, r: u32) -> vec4<u32> {
+  var x = m;
+  x[r / 32u] &= ~(1u << (r % 32u));
+  return x;
+}
+// The smallest replica >= first in m, or NONE.
+fn mask_next(m: vec4<u32>, first: u32) -> u32 {
+  tick(); // loop entry (gallivm counts it too)
+  for (var w = first / 32u; w < 4u; w++) {
+    tick();
+    var bits = m[w];
+    if (w == first / 32u) { bits &= 0xffffffffu << (first % 32u); }
+    if (bits != 0u) { return 32u * w + countTrailingZeros(bits); }
+  }
+  return NONE;
+}
+
+fn load_masks() {
+  for (var w = 0u; w < 4u; w++) {
+    busy_mask[w] = lane_get(LS_BUSY_MASK + w);
+    open_mask[w] = lane_get(LS_OPEN_MASK + w);
+    start_mask[w] = lane_get(LS_START_MASK + w);
+  }
+}
+fn store_masks() {
+  for (var w = 0u; w < 4u; w++) {
+    lane_set(LS_BUSY_MASK + w, busy_mask[w]);
+    lane_set(LS_OPEN_MASK + w, open_mask[w]);
+    lane_set(LS_START_MASK + w, start_mask[w]);
+  }
+}
 
 fn slot_ix(q: u32, s: u32) -> u32 {
   if (LANE_MAJOR) { return lane * (S_STRIDE / 4u) + S_RECORDS * s + q; }
   return (S_RECORDS * s + q) * U.lanes + lane;
 }
-fn slot_get(f: u32, s: u32) -> u32 { count_load(); return slots[slot_ix(f / 4u, s)][f % 4u]; }
-fn slot_set(f: u32, s: u32, v: u32) { count_store(); slots[slot_ix(f / 4u, s)][f % 4u] = v; }
 fn slot_rec(q: u32, s: u32) -> vec4<u32> { count_load(); return slots[slot_ix(q, s)]; }
 fn slot_put(q: u32, s: u32, v: vec4<u32>) { count_store(); slots[slot_ix(q, s)] = v; }
 
@@ -99,9 +180,16 @@ fn trace_arrival(i: u32) -> vec2<u32> {
 fn trace_prompt(i: u32) -> u32 { count_load(); return trace[4u * (cfg.trace_offset + i) + 2u]; }
 fn trace_output(i: u32) -> u32 { count_load(); return trace[4u * (cfg.trace_offset + i) + 3u]; }
 
-// Views for routers.
+// What routers see of a replica (ClusterView in src/policy/router/types.ts), one load.
+struct ReplicaView {
+  used_blocks: u32,
+  outstanding: u32,
+}
+fn replica_view(r: u32) -> ReplicaView {
+  let a = rep_rec(0u, r);
+  return ReplicaView(a.x, a.y);
+}
 fn rep_outstanding(r: u32) -> u32 { return rep_get(R_OUTSTANDING, r); }
-fn rep_used_blocks(r: u32) -> u32 { return rep_get(R_USED, r); }
 fn lane_routed() -> u32 { return lane_get(LS_ROUTED); }
 
 fn stop(code: u32) { lane_set(LS_STATUS, code); }

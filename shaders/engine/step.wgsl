@@ -15,20 +15,21 @@ fn arrive(i: u32) -> bool {
   }
   let r = route(i);
   lane_set(LS_ROUTED, lane_get(LS_ROUTED) + 1u);
-  rep_set(R_OUTSTANDING, r, rep_get(R_OUTSTANDING, r) + 1u);
-  // Its scheduler must see the new request at its next iteration: the fold ends where it is.
-  if (rep_get(R_BUSY, r) == BUSY_OPEN) { rep_set(R_BUSY, r, BUSY); }
   let m = slot_alloc();
   if (m == NIL) {
     stop(ST_SLOTS);
     return false;
   }
   let s = m - 1u;
-  slot_put(REC_A, s, vec4<u32>(i, priority_key(prompt, output, i), 0u, 0u));
-  // FIRST_TOKEN and LAST_TOKEN are written before they are read (F_FIRST is clear); the links by waiting_insert.
-  slot_put(REC_B, s, vec4<u32>(prompt, 0u, 0u, 0u));
-  slot_put(REC_C, s, vec4<u32>(0u, 0u, 0u, 0u));
-  waiting_insert(r, s);
+  // Its scheduler must see the new request at its next iteration: the fold ends where it is.
+  open_mask = mask_without(open_mask, r);
+  if (!mask_has(busy_mask, r)) { start_mask = mask_with(start_mask, r); }
+  rep_open(r);
+  rep.outstanding += 1u;
+  slot_put(REC_ID, s, vec4<u32>(i, priority_key(prompt, output, i), 0u, 0u));
+  // FIRST_TOKEN and LAST_TOKEN are written before they are read (F_FIRST is clear).
+  waiting_insert(s, vec4<u32>(NIL, 0u, prompt, output));
+  rep_close();
   return true;
 }
 
@@ -37,35 +38,39 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   batch_prefill_tokens = 0u;
   batch_decodes = 0u;
   batch_context = 0u;
+  rep_open(r);
   let pure = build_batch(r, now);
-  let n = batch_size;
   let context = batch_context;
-  if (n == 0u) {
+  if (batch_size == 0u) {
     stop(ST_INTERNAL);
     return false;
   }
   let first_us = iteration_us(batch_prefill_tokens, batch_decodes, context);
-  record_iteration(r, first_us, 0u);
+  record_iteration(first_us);
   let end = now + first_us;
   if (end < now || end == FAR) {
     stop(ST_CLOCK);
     return false;
   }
-  rep_set(R_FIRST_END, r, end);
-  rep_set(R_K, r, 1u);
-  rep_set(R_END, r, end);
-  rep_set(R_BUSY, r, BUSY);
-  if (pure && FAST_FORWARD) { return start_fold(r, context, n, has_next, next_arrival); }
+  let prev_end = rep_get(R_PREV_END, r);
+  rep_put(2u, r, vec4<u32>(end, context, batch_max_k, prev_end));
+  rep.k = 1u;
+  set_end(r, end);
+  busy_mask = mask_with(busy_mask, r);
+  start_mask = mask_without(start_mask, r);
+  open_mask = mask_without(open_mask, r);
+  if (pure && FAST_FORWARD) { extend_fold(has_next, next_arrival); }
+  rep_close();
   return true;
 }
 
-fn complete(r: u32, s: u32, now: u32) {
-  rep_set(R_USED, r, rep_get(R_USED, r) - slot_get(S_BLOCKS, s));
-  slot_set(S_BLOCKS, s, 0u);
-  rep_set(R_OUTSTANDING, r, rep_get(R_OUTSTANDING, r) - 1u);
-  let i = slot_get(S_INDEX, s);
+// Completion of slot s (hot record h, ID record id) at `now`, already unlinked by the caller.
+fn complete(s: u32, h: vec4<u32>, id: vec4<u32>, now: u32) {
+  rep.used -= ceil_div(ctx_of(h), cfg.block_size);
+  rep.outstanding -= 1u;
+  let i = id.x;
   let output = trace_output(i);
-  let first = slot_get(S_FIRST_TOKEN, s);
+  let first = id.z;
   cnt_add(C_COMPLETED, 1u);
   cnt_add(C_OUTPUT_TOKENS, output);
   hadd(H_E2E, since_arrival(i, now), 1u);
@@ -85,88 +90,130 @@ fn complete(r: u32, s: u32, now: u32) {
     cnt[w] = t.x;
     cnt[w + 1u] = t.y;
   }
+  slot_free(s);
 }
 
+// Applies the batch that ends `now` on replica r to its members: context, tokens, first-token and
+// inter-token samples, completions.
 fn finish_iteration(r: u32, now: u32) {
-  let k = rep_get(R_K, r);
-  let first_end = rep_get(R_FIRST_END, r);
-  // Batch members are exactly the running requests with BATCH_TOKENS > 0; order does not matter
-  // here. The walk breaks out for each completion and resumes after it, so completion code runs
-  // once per completed request rather than (masked, on llvmpipe) once per member.
-  var m = rep_get(R_R_HEAD, r);
+  rep_open(r);
+  let k = rep.k;
+  let f = rep_rec(2u, r); // (FIRST_END, FOLD_CONTEXT, FOLD_MAX_K, PREV_END)
+  let first_end = f.x;
+  let prev_end = f.w;
+  // Inter-token samples of requests that decoded in the previous batch all equal first_end -
+  // prev_end: histogram writes are batched per run of equal values.
+  var itl_bucket = 0u;
+  var itl_times = 0u;
+  // The walk breaks out for each completion and resumes after it, so completion code runs once per
+  // completed request rather than (masked, on llvmpipe) once per member.
+  var m = rep.r_head;
   loop {
     tick();
     var s = 0u;
+    var h = vec4<u32>(0u);
+    var id = vec4<u32>(0u);
     var done = false;
     loop {
       tick();
       if (m == NIL) { break; }
       count(W_VISITS, 1u);
       s = m - 1u;
-      var c = slot_rec(REC_C, s);
-      m = c.z;
-      let tokens = c.y;
-      if (tokens > 0u) {
-        // Whole records: each load or store below is one per-lane loop on llvmpipe.
-        var a = slot_rec(REC_A, s);
-        var b = slot_rec(REC_B, s);
-        c.y = 0u;
-        a.z += tokens * k; // context
-        if (k > 1u) { b.y = ceil_div(a.z, cfg.block_size); }
-        let produces = (c.x & F_PRODUCES) != 0u;
-        c.x &= ~F_PRODUCES;
-        var generated = a.w;
-        if (produces) {
-          let i = a.x;
-          // One histogram write for TTFT or ITL (one storage access pattern, not two).
-          var h = H_ITL;
-          var v = first_end - b.w;
-          if ((c.x & F_FIRST) == 0u) {
-            c.x |= F_FIRST;
-            b.z = first_end;
-            h = H_TTFT;
-            v = since_arrival(i, first_end);
-            hstat(H_TTFT, v, 1u);
-          } else {
-            hstat(H_ITL, v, 1u);
+      h = slot_rec(REC_HOT, s);
+      m = link_hi(h);
+      var flags = flags_of(h);
+      var ctx = ctx_of(h);
+      var produces = false;
+      if ((flags & F_BATCH_DECODE) != 0u) {
+        ctx += k;
+        h.w -= k;
+        produces = true;
+      } else if ((flags & F_BATCH_PREFILL) != 0u && h.z == 0u) {
+        h.w -= 1u;
+        produces = true;
+      }
+      let was_recent = (flags & F_RECENT) != 0u;
+      flags &= ~(F_BATCH_DECODE | F_BATCH_PREFILL | F_RECENT);
+      var id_loaded = false;
+      if (produces) {
+        flags |= F_RECENT; // its last token time is now: this batch's end, the next PREV_END
+        if ((flags & F_FIRST) == 0u) {
+          flags |= F_FIRST;
+          id = slot_rec(REC_ID, s);
+          id_loaded = true;
+          id.z = first_end;
+          let v = since_arrival(id.x, first_end);
+          hadd(H_TTFT, v, 1u);
+          slot_put(REC_ID, s, id);
+        } else {
+          var last = prev_end;
+          if (!was_recent) {
+            id = slot_rec(REC_ID, s);
+            id_loaded = true;
+            last = id.w;
           }
-          hist_bump(h, v, 1u);
-          generated += k;
-          a.w = generated;
-          b.w = now;
+          let v = first_end - last;
+          hstat(H_ITL, v, 1u);
+          let b = H_ITL * HIST_BUCKETS + bucket_of(v);
+          if (itl_times > 0u && b != itl_bucket) {
+            hist_bump_bucket(itl_bucket, itl_times);
+            itl_times = 0u;
+          }
+          itl_bucket = b;
+          itl_times += 1u;
         }
-        slot_put(REC_A, s, a);
-        slot_put(REC_B, s, b);
-        slot_put(REC_C, s, c);
-        if (produces && generated == trace_output(a.x)) {
-          done = true;
-          break;
-        }
+      } else if (was_recent) {
+        // Its last token time leaves PREV_END now: keep it in the slot.
+        id = slot_rec(REC_ID, s);
+        id_loaded = true;
+        id.w = prev_end;
+        slot_put(REC_ID, s, id);
+      }
+      h = with_ctx_flags(h, ctx, flags);
+      slot_put(REC_HOT, s, h);
+      if (produces && h.w == 0u) {
+        if (!id_loaded) { id = slot_rec(REC_ID, s); }
+        done = true;
+        break;
       }
     }
     if (!done) { break; }
-    complete(r, s, now);
-    running_remove(r, s);
-    slot_free(s);
+    running_remove(s, h);
+    complete(s, h, id, now);
   }
-  rep_set(R_BUSY, r, 0u);
+  if (itl_times > 0u) { hist_bump_bucket(itl_bucket, itl_times); }
+  rep_set(R_PREV_END, r, now);
+  busy_mask = mask_without(busy_mask, r);
+  open_mask = mask_without(open_mask, r);
+  if (rep.waiting > 0u || rep.running > 0u) { start_mask = mask_with(start_mask, r); }
+  rep_close();
 }
 
 fn step() -> bool {
   var next = lane_get(LS_NEXT);
   let first_next = next;
-  var now = 0u;
+  // The next event: the earliest end of a busy replica (one load per four replicas), or the next arrival.
+  var now = FAR;
   var any = false;
+  var ending = vec4<u32>(0u); // replicas whose iteration ends at `now`
   tick(); // loop entry (gallivm counts it too)
-  for (var r = 0u; r < cfg.replicas; r++) {
+  for (var g = 0u; g * 4u < cfg.replicas; g++) {
     tick();
-    let r0 = rep_rec(0u, r);
-    if (r0.x != 0u) {
-      let e = r0.y;
+    let busy4 = (busy_mask[g / 8u] >> ((g % 8u) * 4u)) & 0xfu;
+    if (busy4 == 0u) { continue; }
+    let e4 = ends_rec(g);
+    tick();
+    for (var c = 0u; c < 4u; c++) {
+      tick();
+      if ((busy4 & (1u << c)) == 0u) { continue; }
+      let e = e4[c];
+      let r = 4u * g + c;
       if (!any || e < now) {
         now = e;
         any = true;
+        ending = vec4<u32>(0u);
       }
+      if (e == now) { ending = mask_with(ending, r); }
     }
   }
   var next_t = FAR; // arrival `next` as a lane time
@@ -177,7 +224,10 @@ fn step() -> bool {
       BASE = trace_arrival(next);
       next_t = 0u;
     }
-    if (!any || next_t < now) { now = next_t; }
+    if (!any || next_t < now) {
+      now = next_t;
+      ending = vec4<u32>(0u);
+    }
     any = true;
   }
   if (!any) {
@@ -190,21 +240,12 @@ fn step() -> bool {
     if (lane_get(LS_STATUS) != 0u) { return false; }
     if (next < cfg.trace_length) { next_t = arrival_time(next); }
   }
-  // Only replicas that end now run finish_iteration's body: on llvmpipe a call under a false `if`
-  // still runs (masked), while a loop runs as many times as its busiest lane needs, at least once.
-  var r = 0u;
+  var r = mask_next(ending, 0u);
   loop {
     tick();
-    loop {
-      tick();
-      if (r >= cfg.replicas) { break; }
-      let r0 = rep_rec(0u, r);
-      if (r0.x != 0u && r0.y == now) { break; }
-      r += 1u;
-    }
-    if (r >= cfg.replicas) { break; }
+    if (r == NONE) { break; }
     finish_iteration(r, now);
-    r += 1u;
+    r = mask_next(ending, r + 1u);
   }
   loop {
     tick();
@@ -213,9 +254,9 @@ fn step() -> bool {
     next += 1u;
     next_t = FAR;
     if (next < cfg.trace_length) { next_t = arrival_time(next); }
-    // A burst of same-instant arrivals into a long sorted queue can outrun the loop limiter in one
-    // step: stop between arrivals and start nobody; the next step resumes at the same instant, where
-    // no replica ends (all were finished), so the outcome is that of one uninterrupted step.
+    // A burst of same-instant arrivals into a long queue can outrun the loop limiter in one step:
+    // stop between arrivals and start nobody; the next step resumes at the same instant, where no
+    // replica ends (all were finished), so the outcome is that of one uninterrupted step.
     if (budget_spent() && next < cfg.trace_length && next_t == now) {
       lane_set(LS_NEXT, next);
       return true;
@@ -226,33 +267,23 @@ fn step() -> bool {
   let has_next = next < cfg.trace_length;
   let next_arrival = next_t;
   // Folds this instant's arrivals did not go to run on to the next arrival.
-  r = 0u;
-  loop {
-    tick();
-    if (!arrived) { break; }
+  if (arrived) {
+    r = mask_next(open_mask, 0u);
     loop {
       tick();
-      if (r >= cfg.replicas) { break; }
-      if (rep_rec(0u, r).x == BUSY_OPEN) { break; }
-      r += 1u;
+      if (r == NONE) { break; }
+      rep_open(r);
+      extend_fold(has_next, next_arrival);
+      rep_close();
+      r = mask_next(open_mask, r + 1u);
     }
-    if (r >= cfg.replicas) { break; }
-    if (!extend_fold(r, has_next, next_arrival)) { return false; }
-    r += 1u;
   }
-  r = 0u;
+  r = mask_next(start_mask, 0u);
   loop {
     tick();
-    loop {
-      tick();
-      if (r >= cfg.replicas) { break; }
-      let r0 = rep_rec(0u, r);
-      if (r0.x == 0u && (r0.z > 0u || r0.w > 0u)) { break; }
-      r += 1u;
-    }
-    if (r >= cfg.replicas) { break; }
+    if (r == NONE) { break; }
     if (!start_iteration(r, now, has_next, next_arrival)) { return false; }
-    r += 1u;
+    r = mask_next(start_mask, r + 1u);
   }
   return true;
 }
@@ -264,6 +295,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (lane_get(LS_STATUS) != 0u) { return; }
   load_config();
   load_metrics();
+  load_masks();
   BASE = vec2<u32>(lane_get(LS_BASE), lane_get(LS_BASE + 1u));
   ticks = 0u;
   tick(); // loop entry (gallivm counts it too)
@@ -273,6 +305,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (!step()) { break; }
   }
   store_metrics();
+  store_masks();
   lane_set(LS_BASE, BASE.x);
   lane_set(LS_BASE + 1u, BASE.y);
   flush_work_counters();

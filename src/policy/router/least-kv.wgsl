@@ -2,19 +2,19 @@
 fn route_least_kv(req: u32) -> u32 {
   let start = req % cfg.replicas;
   var best = start;
-  var bestP = rep_used_blocks(best);
-  var bestS = rep_outstanding(best);
+  let first = replica_view(best);
+  var best_used = first.used_blocks;
+  var best_outstanding = first.outstanding;
   tick();
   for (var i = 1u; i < cfg.replicas; i++) {
     tick(); // the engine's loop-iteration count (shaders/engine/limiter.wgsl)
     var r = start + i;
     if (r >= cfg.replicas) { r -= cfg.replicas; }
-    let p = rep_used_blocks(r);
-    let s = rep_outstanding(r);
-    if (p < bestP || (p == bestP && s < bestS)) {
+    let v = replica_view(r);
+    if (v.used_blocks < best_used || (v.used_blocks == best_used && v.outstanding < best_outstanding)) {
       best = r;
-      bestP = p;
-      bestS = s;
+      best_used = v.used_blocks;
+      best_outstanding = v.outstanding;
     }
   }
   return best;

@@ -94,7 +94,8 @@ export function laneStrides(shape: Pick<PipelineShape, 'maxReplicas' | 'slots'>)
   return {
     params: PARAMS.words,
     ls: pad(LANE.words),
-    reps: pad(4 * REPLICA_RECORDS * shape.maxReplicas),
+    // End times (four replicas per record), then the replicas' records: see state.wgsl rep_ix.
+    reps: pad(4 * (shape.maxReplicas / 4 + REPLICA_RECORDS * shape.maxReplicas)),
     slots: pad(4 * SLOT_RECORDS * shape.slots),
     hist: pad(HIST_WORDS),
   };

@@ -11,7 +11,7 @@ import { resolveLane, type Lane } from '../lane.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHINGS, composeEngine, hasWgslTwin, laneBytes, laneStrides, replicaSlots, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
-import { PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
+import { MAX_GPU_REPLICAS, MAX_SLOTS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
 
 export interface GpuRunOptions {
   onProgress?: (done: number, total: number) => void;
@@ -66,7 +66,7 @@ const HARDWARE_WAVE_BYTES = 12 * 1024 * MiB;
 export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo; hostWork: HostWork }> {
   const gpu = await requireDevice();
   const slotCap = opts.slotCapacity ?? 1024;
-  if (!Number.isInteger(slotCap) || slotCap < 1 || slotCap > 65535) throw new Error(`slotCapacity must be an integer in 1..65535, got ${slotCap}`);
+  if (!Number.isInteger(slotCap) || slotCap < 1 || slotCap > MAX_SLOTS) throw new Error(`slotCapacity must be an integer in 1..${MAX_SLOTS}, got ${slotCap}`);
   const shapeBase = baseShape(gpu, opts, slotCap);
   const lanes: Lane[] = jobs.map((j) => resolveLane(j.spec));
   const results: JobResult[] = new Array(jobs.length);
@@ -144,7 +144,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
 
   // Overloaded lanes keep their queues on the GPU with a larger slot table: on a hardware GPU a few
   // percent of lanes falling back to the CPU could take longer than all the others together.
-  const retryCap = Math.min(65535, opts.retrySlotCapacity ?? (gpu.software ? 0 : 16 * slotCap));
+  const retryCap = Math.min(MAX_SLOTS, opts.retrySlotCapacity ?? (gpu.software ? 0 : 16 * slotCap));
   const overflowed = [...fallback].filter(([, why]) => why === STOP.SLOTS.reason).map(([i]) => i);
   if (retryCap > slotCap && overflowed.length > 0) {
     const again = await runGpuJobs(
@@ -200,6 +200,7 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null): string 
   if (traceProblem) return traceProblem;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
+  if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
   return null;

@@ -55,8 +55,11 @@ export const LANE = region([
   ['STATUS', 1], // 0 running, 1 done, >= 2 stopped (STOP)
   ['NEXT', 1], // next arrival (trace position)
   ['ROUTED', 1],
-  ['FREE', 1], // free-slot stack size
+  ['FREE', 1], // head of the free-slot list (slot + 1, NIL = none)
   ['HIGH', 1], // slots ever handed out
+  ['BUSY_MASK', 4], // replicas with an iteration in progress (vec4<u32> bit mask)
+  ['OPEN_MASK', 4], // replicas whose fold arrivals routed elsewhere lengthen
+  ['START_MASK', 4], // idle replicas with work, to start at the end of the instant
   ['CNT', COUNTER_WORDS],
   ['HIST', HIST_STAT_WORDS * HISTOGRAMS.length],
   ['BASE', 2], // (lo, hi): the lane's clock origin in trace microseconds (clock.wgsl rebase())
@@ -77,58 +80,50 @@ export function stopReason(code: number): string {
   return Object.values(STOP).find((s) => s.code === code)?.reason || `unknown GPU lane status ${code}`;
 }
 
+/** Replica masks (busy, open fold, start pending) are vec4<u32>: the GPU engine runs lanes of up to 128 replicas. */
+export const MAX_GPU_REPLICAS = 128;
+
 /**
  * Replica fields, in vec4 records: field f is component f % 4 of record f / 4.
- *   record 0  (BUSY, END, WAITING, RUNNING)     what step() tests for every replica: one load each
- *   record 1  (USED, OUTSTANDING, W_HEAD, W_TAIL)
- *   record 2  (R_HEAD, R_TAIL, FIRST_END, K)
- *   record 3  the fold: (context tokens of its first iteration, iterations after which its first
- *             request completes, requests in the batch, unused), written and read whole
- *   record 4.. the fold's residue table: requests by context mod block size, RES_CAP counts
+ *   record 0  (USED, OUTSTANDING, WAITING, RUNNING)      what routers and admission read
+ *   record 1  (W_ROOT, R_HEAD, R_TAIL, K)                queue roots; iterations folded into the batch
+ *   record 2  (FIRST_END, FOLD_CONTEXT, FOLD_MAX_K, PREV_END)
+ *   record 3.. the fold's residue table: running requests by context mod block size, RES_CAP counts
+ * End times live apart, four replicas to a vec4 (ENDS), so that step() finds the next event with
+ * one load per four replicas; which replicas are busy is in the lane's masks (LANE.BUSY_MASK).
  */
 export const REPLICA_FIELDS = [
-  'BUSY', // 0 idle, BUSY (an iteration or fold in progress), BUSY_OPEN (a fold later arrivals lengthen)
-  'END', // end of the iteration (or fold) in progress
-  'WAITING', // waiting requests
-  'RUNNING', // running requests
   'USED', // KV blocks in use, including those of iterations in progress
   'OUTSTANDING', // waiting + running
-  'W_HEAD', // waiting list head and tail (links are slot + 1, NIL = none)
-  'W_TAIL',
+  'WAITING', // waiting requests
+  'RUNNING', // running requests
+  'W_ROOT', // root of the waiting queue, a skew heap (links are slot + 1, NIL = none)
   'R_HEAD', // running list head and tail
   'R_TAIL',
+  'K', // iterations folded into the batch in progress
   'FIRST_END', // end of the batch's first iteration
-  'K', // iterations folded into the batch
+  'FOLD_CONTEXT', // context tokens of the fold's first iteration
+  'FOLD_MAX_K', // iterations after which the fold's first request completes
+  'PREV_END', // end of the replica's previous batch: the last token time of its F_RECENT requests
 ] as const;
-export const REPLICA_FOLD_RECORD = 3;
-export const REPLICA_RESIDUE_RECORD = 4;
+export const REPLICA_RESIDUE_RECORD = 3;
 /** Largest block size the fast-forward residue table holds. */
 export const RES_CAP = 64;
 export const REPLICA_RECORDS = REPLICA_RESIDUE_RECORD + RES_CAP / 4;
 
 /**
- * Slot fields (one request in flight), in vec4 records:
- *   A (INDEX, KEY, CTX, GENERATED)
- *   B (PREFILL_TARGET, BLOCKS, FIRST_TOKEN, LAST_TOKEN)   PREFILL_TARGET: prompt + generated at (re)admission
- *   C (FLAGS, BATCH_TOKENS, NEXT, PREV)                   BATCH_TOKENS: tokens in the batch, 0 = not in it
- *   D (FREE_STACK)                                        the free-slot stack, indexed by stack position
+ * Slot fields (one request in flight), in two vec4 records:
+ *   HOT (LINKS, CTX_FLAGS, PREFILL_LEFT, OUTPUT_LEFT)   all a walk over the running list reads
+ *   ID  (INDEX, KEY, FIRST_TOKEN, LAST_TOKEN)
+ * LINKS packs two 16-bit links (slot + 1): (next << 16 | prev) in the running list, (left << 16 |
+ * right) in a waiting heap, (next << 16) in the free list. CTX_FLAGS packs the context (tokens whose
+ * KV is stored, below 2^24 since maxModelLen <= 2^24) and 8 flag bits (<< 24). A request holds
+ * ceil(ctx / blockSize) blocks (outside an iteration in progress), so blocks are not stored.
  */
-export const SLOT_FIELDS = [
-  'INDEX',
-  'KEY',
-  'CTX',
-  'GENERATED',
-  'PREFILL_TARGET',
-  'BLOCKS',
-  'FIRST_TOKEN',
-  'LAST_TOKEN',
-  'FLAGS',
-  'BATCH_TOKENS',
-  'NEXT',
-  'PREV',
-  'FREE_STACK',
-] as const;
-export const SLOT_RECORDS = 4;
+export const SLOT_FIELDS = ['LINKS', 'CTX_FLAGS', 'PREFILL_LEFT', 'OUTPUT_LEFT', 'INDEX', 'KEY', 'FIRST_TOKEN', 'LAST_TOKEN'] as const;
+export const SLOT_RECORDS = 2;
+/** Slot links are 16 bits (slot + 1). */
+export const MAX_SLOTS = 65535;
 
 /** Histogram buckets of all six histograms of one lane. */
 export const HIST_WORDS = BUCKETS * HISTOGRAMS.length;
@@ -150,7 +145,7 @@ export function layoutWgsl(): string {
   WORK_FIELDS.forEach((w, i) => lines.push(constant(`W_${upper(w)}`, i)));
   lines.push(constant('W_COUNT', WORK_FIELDS.length));
   REPLICA_FIELDS.forEach((f, i) => lines.push(constant(`R_${f}`, i)));
-  lines.push(constant('R_FOLD_RECORD', REPLICA_FOLD_RECORD), constant('R_RESIDUE_RECORD', REPLICA_RESIDUE_RECORD), constant('RES_CAP', RES_CAP), constant('R_RECORDS', REPLICA_RECORDS));
+  lines.push(constant('R_RESIDUE_RECORD', REPLICA_RESIDUE_RECORD), constant('RES_CAP', RES_CAP), constant('R_RECORDS', REPLICA_RECORDS));
   SLOT_FIELDS.forEach((f, i) => lines.push(constant(`S_${f}`, i)));
   lines.push(constant('S_RECORDS', SLOT_RECORDS));
   return lines.join('\n');
