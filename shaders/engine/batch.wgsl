@@ -47,7 +47,7 @@ fn preempt(s: u32, h: vec4<u32>) {
   let id = slot_rec(REC_ID, s);
   if ((flags & F_RECENT) != 0u) {
     // Its last token time is about to leave the replica's PREV_END: keep it in the slot.
-    slot_put(REC_ID, s, vec4<u32>(id.x, id.y, id.z, rep_get(R_PREV_END, rep_index)));
+    slot_put(REC_ID, s, vec4<u32>(id.x, id.y, id.z, rep.prev_end));
     flags &= ~F_RECENT;
   }
   if ((flags & F_PREEMPTED) == 0u) {

@@ -33,7 +33,6 @@ fn rebase(now: u32) -> u32 {
     d = min(d, rep_get(R_FIRST_END, r));
     r = mask_next(busy_mask, r + 1u);
   }
-  let high = lane_get(LS_HIGH);
   tick(); // loop entry (gallivm counts it too)
   for (var s = 0u; s < high; s++) {
     tick();
@@ -49,10 +48,9 @@ fn rebase(now: u32) -> u32 {
     tick();
     if (r == NONE) { break; }
     set_end(r, end_of(r) - d);
-    var f = rep_rec(2u, r);
-    f.x -= d; // FIRST_END
-    f.w = max(f.w, d) - d; // PREV_END
-    rep_put(2u, r, f);
+    rep_set(R_FIRST_END, r, rep_get(R_FIRST_END, r) - d);
+    let prev_end = rep_get(R_PREV_END, r);
+    rep_set(R_PREV_END, r, max(prev_end, d) - d);
     r = mask_next(busy_mask, r + 1u);
   }
   tick();

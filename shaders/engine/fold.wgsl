@@ -8,17 +8,22 @@ fn record_iteration(duration: u32) {
   cnt_add(C_BUSY_US, duration);
 }
 
-// Adds the open replica's fold iterations that start before the next arrival; the fold stays open
-// (open_mask) if it stopped only there. The batch is every running request (rep.running of them).
-fn extend_fold(has_next: bool, next_arrival: u32) {
-  let r = rep_index;
-  let f = rep_rec(2u, r); // (FIRST_END, FOLD_CONTEXT, FOLD_MAX_K, PREV_END)
-  let context = f.y;
-  let max_k = f.z;
-  let n = rep.running;
-  var k = rep.k;
-  var end = end_of(r);
-  var free = cfg.kv_blocks - rep.used;
+// Adds replica r's fold iterations that start before the next arrival; the fold stays open
+// (open_mask) if it stopped only there. `end` is the end of its last iteration so far; `used` its
+// KV blocks in use; the batch is every running request. Returns the blocks in use after.
+fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: u32) -> u32 {
+  var f = rep_rec(2u, r); // (FOLD_CONTEXT, FOLD_MAX_K, K, FIRST_END)
+  let context = f.x;
+  let max_k = f.y;
+  var k = f.z;
+  // Histogram samples are written per run of equal buckets (KV use and ITL change slowly); the run
+  // in progress stays in the replica across extensions and batches until its bucket changes (or
+  // the lane ends: flush_fold_runs).
+  var runs = rep_rec(3u, r); // (kv bucket << 16 | itl bucket, kv samples, itl samples, n)
+  let n = runs.w;
+  var end = end_in;
+  var used = used_in;
+  var free = cfg.kv_blocks - used;
   var open = false;
   // Requests whose context before iteration k is a multiple of the block size need a block: those
   // in residue (-k) mod blockSize. The residue index steps down by one per iteration (no division
@@ -30,72 +35,72 @@ fn extend_fold(has_next: bool, next_arrival: u32) {
   var iterations = 0u;
   var duration_sum = 0u;
   var kv_sum = vec2<u32>(0u);
-  var kv_max = 0u;
   var itl_max = 0u;
-  // Histogram writes are batched per run of equal buckets (KV use and ITL change slowly): the walk
-  // breaks out to write when a bucket changes, then resumes.
-  var kv_bucket = 0u;
-  var kv_times = 0u;
-  var itl_bucket = 0u;
-  var itl_times = 0u;
   loop {
     tick();
-    var flush = false;
-    loop {
-      tick();
-      if (k >= max_k) { break; }
-      // An iteration starting at the arrival instant starts after it (event order), so it may differ.
-      if (has_next && end >= next_arrival) {
-        open = true;
-        break;
-      }
-      // A shorter fold is still exact (the next event folds on); it keeps one long one under the
-      // loop limiter.
-      if (budget_spent()) { break; }
-      let dur = iteration_us(0u, n, context + k * n);
-      let e2 = end + dur;
-      // Ends the fold here; step() rebases the clock before the replica's next iteration.
-      if (e2 < end || e2 == FAR) { break; }
-      let new_blocks = residues[residue % 4u];
-      if (new_blocks > free) { break; }
-      let used = rep.used + new_blocks;
-      let bk = H_KV * HIST_BUCKETS + bucket_of(used);
-      let bi = H_ITL * HIST_BUCKETS + bucket_of(dur);
-      if ((kv_times > 0u && bk != kv_bucket) || (itl_times > 0u && bi != itl_bucket)) {
-        flush = true;
-        break;
-      }
-      free -= new_blocks;
-      rep.used = used;
-      iterations += 1u;
-      duration_sum += dur;
-      kv_sum = add64(kv_sum, vec2<u32>(used, 0u));
-      kv_max = max(kv_max, used);
-      itl_max = max(itl_max, dur);
-      kv_bucket = bk;
-      kv_times += 1u;
-      itl_bucket = bi;
-      itl_times += n;
-      end = e2;
-      k += 1u;
-      let previous = residue;
-      residue = select(residue - 1u, cfg.block_size - 1u, residue == 0u);
-      if (residue / 4u != previous / 4u) { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
+    if (k >= max_k) { break; }
+    // An iteration starting at the arrival instant starts after it (event order), so it may differ.
+    if (has_next && end >= next_arrival) {
+      open = true;
+      break;
     }
-    if (kv_times > 0u) { hist_bump_bucket(kv_bucket, kv_times); }
-    if (itl_times > 0u) { hist_bump_bucket(itl_bucket, itl_times); }
-    kv_times = 0u;
-    itl_times = 0u;
-    if (!flush) { break; }
+    // A shorter fold is still exact (the next event folds on); it keeps one long one under the
+    // loop limiter.
+    if (budget_spent()) { break; }
+    let dur = iteration_us(0u, n, context + k * n);
+    let e2 = end + dur;
+    // Ends the fold here; step() rebases the clock before the replica's next iteration.
+    if (e2 < end || e2 == FAR) { break; }
+    let new_blocks = residues[residue % 4u];
+    if (new_blocks > free) { break; }
+    free -= new_blocks;
+    used += new_blocks;
+    // Sample counts wrap mod 2^32 like the buckets they are added to.
+    let kv_bucket = bucket_of(used);
+    if (runs.y > 0u && kv_bucket != runs.x >> 16u) {
+      hist_bump_bucket(H_KV * HIST_BUCKETS + (runs.x >> 16u), runs.y);
+      runs.y = 0u;
+    }
+    let itl_bucket = bucket_of(dur);
+    if (runs.z > 0u && itl_bucket != (runs.x & 0xffffu)) {
+      hist_bump_bucket(H_ITL * HIST_BUCKETS + (runs.x & 0xffffu), runs.z);
+      runs.z = 0u;
+    }
+    runs.x = (kv_bucket << 16u) | itl_bucket;
+    runs.y += 1u;
+    runs.z += n;
+    iterations += 1u;
+    duration_sum += dur;
+    kv_sum = add64(kv_sum, vec2<u32>(used, 0u));
+    itl_max = max(itl_max, dur);
+    end = e2;
+    k += 1u;
+    let previous = residue;
+    residue = select(residue - 1u, cfg.block_size - 1u, residue == 0u);
+    if (residue / 4u != previous / 4u) { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
   }
   if (iterations > 0u) {
     count(W_FOLD_ITERATIONS, iterations);
     cnt_add(C_ITERATIONS, iterations);
     cnt_add(C_BUSY_US, duration_sum);
-    hstat_sum(H_KV, vec2<u32>(iterations, 0u), kv_sum, kv_max);
+    hstat_sum(H_KV, vec2<u32>(iterations, 0u), kv_sum, used);
     hstat_sum(H_ITL, mul32x32(iterations, n), mul32x32(duration_sum, n), itl_max);
+    f.z = k;
+    rep_put(2u, r, f);
+    rep_put(3u, r, runs);
+    set_end(r, end);
   }
-  rep.k = k;
-  set_end(r, end);
   if (open) { open_mask = mask_with(open_mask, r); } else { open_mask = mask_without(open_mask, r); }
+  return used;
+}
+
+// Writes the histogram runs folds left in every replica (when the lane ends).
+fn flush_fold_runs() {
+  tick(); // loop entry (gallivm counts it too)
+  for (var r = 0u; r < cfg.replicas; r++) {
+    tick();
+    let runs = rep_rec(3u, r);
+    if (runs.y > 0u) { hist_bump_bucket(H_KV * HIST_BUCKETS + (runs.x >> 16u), runs.y); }
+    if (runs.z > 0u) { hist_bump_bucket(H_ITL * HIST_BUCKETS + (runs.x & 0xffffu), runs.z); }
+  }
 }

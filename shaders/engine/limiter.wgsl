@@ -31,16 +31,27 @@ fn loop_limit_intact() -> bool {
 // added to the lane's u64 totals at the end of main.
 var<private> work: array<u32, W_COUNT>;
 fn count(c: u32, n: u32) { if (WORK_COUNTERS) { work[c] += n; } }
-fn count_load() { count(W_STORAGE_LOADS, 1u); }
-fn count_loads(n: u32) { count(W_STORAGE_LOADS, n); }
-fn count_store() { count(W_STORAGE_STORES, 1u); }
+// Storage accesses are also counted by phase (a W_ACCESSES_* counter, set by enter()).
+var<private> phase: u32;
+fn enter(p: u32) { if (WORK_COUNTERS) { phase = p; } }
+fn count_load() { count(W_STORAGE_LOADS, 1u); count(phase, 1u); }
+fn count_loads(n: u32) { count(W_STORAGE_LOADS, n); count(phase, n); }
+fn count_store() { count(W_STORAGE_STORES, 1u); count(phase, 1u); }
 
+// (lo, hi) of counters 2q and 2q + 1 in record q; not counted as the engine's own work.
 fn flush_work_counters() {
   if (!WORK_COUNTERS) { return; }
-  for (var c = 0u; c < W_COUNT; c++) {
-    let w = LS_WORK + 2u * c;
-    let t = add64(vec2<u32>(ls[ix(w, LS_STRIDE)], ls[ix(w + 1u, LS_STRIDE)]), vec2<u32>(work[c], 0u));
-    ls[ix(w, LS_STRIDE)] = t.x;
-    ls[ix(w + 1u, LS_STRIDE)] = t.y;
+  for (var q = 0u; q < WORK_WORDS / 4u; q++) {
+    let i = lane_ix(LS_WORK / 4u + q);
+    var v = ls[i];
+    for (var h = 0u; h < 2u; h++) {
+      let c = 2u * q + h;
+      if (c < W_COUNT) {
+        let t = add64(vec2<u32>(v[2u * h], v[2u * h + 1u]), vec2<u32>(work[c], 0u));
+        v[2u * h] = t.x;
+        v[2u * h + 1u] = t.y;
+      }
+    }
+    ls[i] = v;
   }
 }

@@ -52,13 +52,23 @@ fn hadd(h: u32, value: u32, times: u32) {
 }
 
 fn load_metrics() {
-  for (var w = 0u; w < COUNTER_WORDS; w++) { cnt[w] = lane_get(LS_CNT + w); }
-  for (var w = 0u; w < HIST_STAT_WORDS; w++) { hst[w] = lane_get(LS_HIST + w); }
+  for (var q = 0u; q < COUNTER_WORDS / 4u; q++) {
+    let v = lane_rec(LS_CNT / 4u + q);
+    for (var c = 0u; c < 4u; c++) { cnt[4u * q + c] = v[c]; }
+  }
+  for (var q = 0u; q < HIST_STAT_WORDS / 4u; q++) {
+    let v = lane_rec(LS_HIST / 4u + q);
+    for (var c = 0u; c < 4u; c++) { hst[4u * q + c] = v[c]; }
+  }
 }
 
 fn store_metrics() {
-  for (var w = 0u; w < COUNTER_WORDS; w++) { lane_set(LS_CNT + w, cnt[w]); }
-  for (var w = 0u; w < HIST_STAT_WORDS; w++) { lane_set(LS_HIST + w, hst[w]); }
+  for (var q = 0u; q < COUNTER_WORDS / 4u; q++) {
+    lane_put(LS_CNT / 4u + q, vec4<u32>(cnt[4u * q], cnt[4u * q + 1u], cnt[4u * q + 2u], cnt[4u * q + 3u]));
+  }
+  for (var q = 0u; q < HIST_STAT_WORDS / 4u; q++) {
+    lane_put(LS_HIST / 4u + q, vec4<u32>(hst[4u * q], hst[4u * q + 1u], hst[4u * q + 2u], hst[4u * q + 3u]));
+  }
 }
 
 // Iteration time in whole microseconds, rounded up. checkIterationBound keeps the nanosecond total

@@ -35,21 +35,20 @@ fn before(p: vec4<u32>, q: vec4<u32>) -> bool { return p.y < q.y || (p.y == q.y 
 
 // Slot + 1, or NIL when the table is full.
 fn slot_alloc() -> u32 {
-  let f = lane_get(LS_FREE);
+  let f = free_head;
   if (f != NIL) {
-    lane_set(LS_FREE, link_hi(slot_rec(REC_HOT, f - 1u)));
+    free_head = link_hi(slot_rec(REC_HOT, f - 1u));
     return f;
   }
-  let h = lane_get(LS_HIGH);
-  if (h >= SLOTS) { return NIL; }
-  lane_set(LS_HIGH, h + 1u);
-  return h + 1u;
+  if (high >= SLOTS) { return NIL; }
+  high += 1u;
+  return high;
 }
 
 // No flags are left (rebase() keeps the times of slots with F_FIRST only).
 fn slot_free(s: u32) {
-  slot_put(REC_HOT, s, vec4<u32>(lane_get(LS_FREE) << 16u, 0u, 0u, 0u));
-  lane_set(LS_FREE, s + 1u);
+  slot_put(REC_HOT, s, vec4<u32>(free_head << 16u, 0u, 0u, 0u));
+  free_head = s + 1u;
 }
 
 // ---- the open replica's waiting heap ----

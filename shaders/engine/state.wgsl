@@ -19,9 +19,9 @@ struct Uniforms {
 }
 
 @group(0) @binding(0) var<uniform> U: Uniforms;
-@group(0) @binding(1) var<storage, read> params: array<u32>; // PARAM_WORDS per lane, lane-minor
+@group(0) @binding(1) var<storage, read> params: array<vec4<u32>>; // PARAM_RECORDS per lane, lane-minor
 @group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival lo, arrival hi, prompt, output) per request
-@group(0) @binding(3) var<storage, read_write> ls: array<u32>; // LANE_WORDS per lane
+@group(0) @binding(3) var<storage, read_write> ls: array<vec4<u32>>; // LANE_RECORDS per lane
 @group(0) @binding(4) var<storage, read_write> reps: array<vec4<u32>>; // R_RECORDS records per replica
 @group(0) @binding(5) var<storage, read_write> slots: array<vec4<u32>>; // S_RECORDS records per slot
 @group(0) @binding(6) var<storage, read_write> hist: array<u32>; // HIST_BUCKETS per histogram
@@ -53,25 +53,40 @@ struct LaneConfig {
 var<private> lane: u32;
 var<private> cfg: LaneConfig;
 
-fn param(f: u32) -> u32 { count_load(); return params[f * U.lanes + lane]; }
+fn param_rec(q: u32) -> vec4<u32> { count_load(); return params[q * U.lanes + lane]; }
 
 fn load_config() {
-  cfg = LaneConfig(
-    param(P_TRACE_OFFSET), param(P_TRACE_LENGTH), param(P_REPLICAS), param(P_SEED),
-    param(P_KV_BLOCKS), param(P_BLOCK_SIZE), param(P_MAX_NUM_SEQS), param(P_MAX_BATCHED_TOKENS),
-    param(P_MAX_MODEL_LEN), param(P_WATERMARK_BLOCKS), param(P_ITER_NS_BASE),
-    param(P_ITER_NS_PER_PREFILL_TOKEN), param(P_ITER_NS_PER_DECODE_SEQ), param(P_ITER_NS_PER_CONTEXT_TOKEN),
-    param(P_SLO_TTFT_US), param(P_SLO_TPOT_US), param(P_ROUTER), param(P_SCHEDULER), param(P_BATCHING));
+  let a = param_rec(0u);
+  let b = param_rec(1u);
+  let c = param_rec(2u);
+  let d = param_rec(3u);
+  let e = param_rec(4u);
+  // The order of PARAMS in layout.ts (a compile-time check below keeps the two in step).
+  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, d.y, c.y, c.z, c.w, d.x, d.z, d.w, e.x, e.y, e.z);
 }
+const_assert P_TRACE_OFFSET == 0u && P_REPLICAS == 2u && P_KV_BLOCKS == 4u && P_MAX_MODEL_LEN == 8u && P_ITER_NS_BASE == 9u;
+const_assert P_ITER_NS_PER_CONTEXT_TOKEN == 12u && P_WATERMARK_BLOCKS == 13u && P_SLO_TTFT_US == 14u && P_ROUTER == 16u && P_BATCHING == 18u;
 
-// Word w of the lane's region of a buffer whose lane-major stride is `stride` words.
+// Word w of the lane's region of a u32 buffer (the histograms) whose lane-major stride is `stride` words.
 fn ix(w: u32, stride: u32) -> u32 {
   if (LANE_MAJOR) { return lane * stride + w; }
   return w * U.lanes + lane;
 }
 
-fn lane_get(f: u32) -> u32 { count_load(); return ls[ix(f, LS_STRIDE)]; }
-fn lane_set(f: u32, v: u32) { count_store(); ls[ix(f, LS_STRIDE)] = v; }
+// The lane's state lives in private variables for the whole dispatch: loaded once by load_lane,
+// stored once by store_lane (on llvmpipe every storage access is a loop over the SIMD group).
+var<private> status: u32; // 0 running, 1 done, >= 2 stopped (ST_*)
+var<private> next_arrival_index: u32; // next trace position to arrive
+var<private> routed: u32;
+var<private> free_head: u32; // free-slot list (slot + 1, NIL = none)
+var<private> high: u32; // slots ever handed out
+
+fn lane_ix(q: u32) -> u32 {
+  if (LANE_MAJOR) { return lane * (LS_STRIDE / 4u) + q; }
+  return q * U.lanes + lane;
+}
+fn lane_rec(q: u32) -> vec4<u32> { count_load(); return ls[lane_ix(q)]; }
+fn lane_put(q: u32, v: vec4<u32>) { count_store(); ls[lane_ix(q)] = v; }
 
 // The replica buffer holds, per lane, MAX_REPLICAS / 4 records of end times (four replicas each),
 // then R_RECORDS records per replica.
@@ -104,20 +119,27 @@ struct ReplicaState {
   w_root: u32, // waiting heap root
   r_head: u32, // running list
   r_tail: u32,
-  k: u32, // iterations folded into the batch in progress
+  prev_end: u32, // end of the previous batch
 }
 var<private> rep: ReplicaState;
 var<private> rep_index: u32;
+var<private> rep_loaded0: vec4<u32>;
+var<private> rep_loaded1: vec4<u32>;
 
 fn rep_open(r: u32) {
   rep_index = r;
-  let a = rep_rec(0u, r);
-  let b = rep_rec(1u, r);
+  rep_loaded0 = rep_rec(0u, r);
+  rep_loaded1 = rep_rec(1u, r);
+  let a = rep_loaded0;
+  let b = rep_loaded1;
   rep = ReplicaState(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
 }
+// Stores the records that changed.
 fn rep_close() {
-  rep_put(0u, rep_index, vec4<u32>(rep.used, rep.outstanding, rep.waiting, rep.running));
-  rep_put(1u, rep_index, vec4<u32>(rep.w_root, rep.r_head, rep.r_tail, rep.k));
+  let a = vec4<u32>(rep.used, rep.outstanding, rep.waiting, rep.running);
+  let b = vec4<u32>(rep.w_root, rep.r_head, rep.r_tail, rep.prev_end);
+  if (any(a != rep_loaded0)) { rep_put(0u, rep_index, a); }
+  if (any(b != rep_loaded1)) { rep_put(1u, rep_index, b); }
 }
 
 // Replica sets as bit masks of up to 128 replicas (MAX_GPU_REPLICAS), kept in private variables
@@ -149,19 +171,34 @@ fn mask_next(m: vec4<u32>, first: u32) -> u32 {
   return NONE;
 }
 
-fn load_masks() {
-  for (var w = 0u; w < 4u; w++) {
-    busy_mask[w] = lane_get(LS_BUSY_MASK + w);
-    open_mask[w] = lane_get(LS_OPEN_MASK + w);
-    start_mask[w] = lane_get(LS_START_MASK + w);
-  }
+const_assert LS_STATUS == 0u && LS_NEXT == 1u && LS_ROUTED == 2u && LS_FREE == 3u && LS_HIGH == 4u && LS_BASE == 5u;
+const_assert LS_BUSY_MASK == 8u && LS_OPEN_MASK == 12u && LS_START_MASK == 16u && LS_CNT % 4u == 0u && LS_HIST % 4u == 0u;
+
+// Loads the lane's state; false for a lane that has stopped (its other records are not read).
+fn load_lane() -> bool {
+  let a = lane_rec(0u);
+  status = a.x;
+  if (status != 0u) { return false; }
+  next_arrival_index = a.y;
+  routed = a.z;
+  free_head = a.w;
+  let b = lane_rec(1u);
+  high = b.x;
+  BASE = b.yz;
+  busy_mask = lane_rec(LS_BUSY_MASK / 4u);
+  open_mask = lane_rec(LS_OPEN_MASK / 4u);
+  start_mask = lane_rec(LS_START_MASK / 4u);
+  load_metrics();
+  return true;
 }
-fn store_masks() {
-  for (var w = 0u; w < 4u; w++) {
-    lane_set(LS_BUSY_MASK + w, busy_mask[w]);
-    lane_set(LS_OPEN_MASK + w, open_mask[w]);
-    lane_set(LS_START_MASK + w, start_mask[w]);
-  }
+
+fn store_lane() {
+  lane_put(0u, vec4<u32>(status, next_arrival_index, routed, free_head));
+  lane_put(1u, vec4<u32>(high, BASE.x, BASE.y, 0u));
+  lane_put(LS_BUSY_MASK / 4u, busy_mask);
+  lane_put(LS_OPEN_MASK / 4u, open_mask);
+  lane_put(LS_START_MASK / 4u, start_mask);
+  store_metrics();
 }
 
 fn slot_ix(q: u32, s: u32) -> u32 {
@@ -190,8 +227,8 @@ fn replica_view(r: u32) -> ReplicaView {
   return ReplicaView(a.x, a.y);
 }
 fn rep_outstanding(r: u32) -> u32 { return rep_get(R_OUTSTANDING, r); }
-fn lane_routed() -> u32 { return lane_get(LS_ROUTED); }
+fn lane_routed() -> u32 { return routed; }
 
-fn stop(code: u32) { lane_set(LS_STATUS, code); }
+fn stop(code: u32) { status = code; }
 
 fn ceil_div(a: u32, b: u32) -> u32 { return a / b + select(0u, 1u, a % b != 0u); }

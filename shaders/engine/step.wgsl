@@ -13,8 +13,10 @@ fn arrive(i: u32) -> bool {
     cnt_add(C_REJECTED_KV_CAPACITY, 1u);
     return true;
   }
+  enter(W_ACCESSES_ROUTE);
   let r = route(i);
-  lane_set(LS_ROUTED, lane_get(LS_ROUTED) + 1u);
+  enter(W_ACCESSES_ARRIVE);
+  routed += 1u;
   let m = slot_alloc();
   if (m == NIL) {
     stop(ST_SLOTS);
@@ -34,6 +36,7 @@ fn arrive(i: u32) -> bool {
 }
 
 fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool {
+  enter(W_ACCESSES_START);
   batch_size = 0u;
   batch_prefill_tokens = 0u;
   batch_decodes = 0u;
@@ -52,15 +55,19 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     stop(ST_CLOCK);
     return false;
   }
-  let prev_end = rep_get(R_PREV_END, r);
-  rep_put(2u, r, vec4<u32>(end, context, batch_max_k, prev_end));
-  rep.k = 1u;
+  rep_put(2u, r, vec4<u32>(context, batch_max_k, 1u, end));
   set_end(r, end);
   busy_mask = mask_with(busy_mask, r);
   start_mask = mask_without(start_mask, r);
   open_mask = mask_without(open_mask, r);
-  if (pure && FAST_FORWARD) { extend_fold(has_next, next_arrival); }
   rep_close();
+  if (pure && FAST_FORWARD) {
+    enter(W_ACCESSES_FOLD);
+    rep_set(R_FOLD_N, r, batch_size);
+    let after = extend_fold(r, end, rep.used, has_next, next_arrival);
+    if (after != rep.used) { rep_set(R_USED, r, after); }
+    enter(W_ACCESSES_START);
+  }
   return true;
 }
 
@@ -73,14 +80,15 @@ fn complete(s: u32, h: vec4<u32>, id: vec4<u32>, now: u32) {
   let first = id.z;
   cnt_add(C_COMPLETED, 1u);
   cnt_add(C_OUTPUT_TOKENS, output);
-  hadd(H_E2E, since_arrival(i, now), 1u);
+  let e2e = since_arrival(i, now);
+  hadd(H_E2E, e2e, 1u);
   var tpot_ok = true;
   if (output > 1u) {
     let tpot = (now - first) / (output - 1u);
     hadd(H_TPOT, tpot, 1u);
     tpot_ok = tpot <= cfg.slo_tpot_us;
   }
-  let ttft_ok = since_arrival(i, first) <= cfg.slo_ttft_us;
+  let ttft_ok = e2e - (now - first) <= cfg.slo_ttft_us;
   if (ttft_ok) { cnt_add(C_TTFT_MET, 1u); }
   if (tpot_ok) { cnt_add(C_TPOT_MET, 1u); }
   if (ttft_ok && tpot_ok) { cnt_add(C_SLO_MET, 1u); }
@@ -96,11 +104,12 @@ fn complete(s: u32, h: vec4<u32>, id: vec4<u32>, now: u32) {
 // Applies the batch that ends `now` on replica r to its members: context, tokens, first-token and
 // inter-token samples, completions.
 fn finish_iteration(r: u32, now: u32) {
+  enter(W_ACCESSES_FINISH);
   rep_open(r);
-  let k = rep.k;
-  let f = rep_rec(2u, r); // (FIRST_END, FOLD_CONTEXT, FOLD_MAX_K, PREV_END)
-  let first_end = f.x;
-  let prev_end = f.w;
+  let f = rep_rec(2u, r); // (FOLD_CONTEXT, FOLD_MAX_K, K, FIRST_END)
+  let k = f.z;
+  let first_end = f.w;
+  let prev_end = rep.prev_end;
   // Inter-token samples of requests that decoded in the previous batch all equal first_end -
   // prev_end: histogram writes are batched per run of equal values.
   var itl_bucket = 0u;
@@ -182,7 +191,7 @@ fn finish_iteration(r: u32, now: u32) {
     complete(s, h, id, now);
   }
   if (itl_times > 0u) { hist_bump_bucket(itl_bucket, itl_times); }
-  rep_set(R_PREV_END, r, now);
+  rep.prev_end = now;
   busy_mask = mask_without(busy_mask, r);
   open_mask = mask_without(open_mask, r);
   if (rep.waiting > 0u || rep.running > 0u) { start_mask = mask_with(start_mask, r); }
@@ -190,7 +199,8 @@ fn finish_iteration(r: u32, now: u32) {
 }
 
 fn step() -> bool {
-  var next = lane_get(LS_NEXT);
+  enter(W_ACCESSES_EVENT_SCAN);
+  var next = next_arrival_index;
   let first_next = next;
   // The next event: the earliest end of a busy replica (one load per four replicas), or the next arrival.
   var now = FAR;
@@ -231,13 +241,14 @@ fn step() -> bool {
     any = true;
   }
   if (!any) {
+    flush_fold_runs();
     stop(ST_DONE);
     return false;
   }
   count(W_INSTANTS, 1u);
   if (now >= 0x80000000u) {
     now -= rebase(now);
-    if (lane_get(LS_STATUS) != 0u) { return false; }
+    if (status != 0u) { return false; }
     if (next < cfg.trace_length) { next_t = arrival_time(next); }
   }
   var r = mask_next(ending, 0u);
@@ -245,12 +256,15 @@ fn step() -> bool {
     tick();
     if (r == NONE) { break; }
     finish_iteration(r, now);
+    enter(W_ACCESSES_EVENT_SCAN);
     r = mask_next(ending, r + 1u);
   }
   loop {
     tick();
     if (next >= cfg.trace_length || next_t != now) { break; }
+    enter(W_ACCESSES_ARRIVE);
     if (!arrive(next)) { return false; }
+    enter(W_ACCESSES_EVENT_SCAN);
     next += 1u;
     next_t = FAR;
     if (next < cfg.trace_length) { next_t = arrival_time(next); }
@@ -258,12 +272,12 @@ fn step() -> bool {
     // stop between arrivals and start nobody; the next step resumes at the same instant, where no
     // replica ends (all were finished), so the outcome is that of one uninterrupted step.
     if (budget_spent() && next < cfg.trace_length && next_t == now) {
-      lane_set(LS_NEXT, next);
+      next_arrival_index = next;
       return true;
     }
   }
   let arrived = next != first_next;
-  lane_set(LS_NEXT, next);
+  next_arrival_index = next;
   let has_next = next < cfg.trace_length;
   let next_arrival = next_t;
   // Folds this instant's arrivals did not go to run on to the next arrival.
@@ -272,9 +286,15 @@ fn step() -> bool {
     loop {
       tick();
       if (r == NONE) { break; }
-      rep_open(r);
-      extend_fold(has_next, next_arrival);
-      rep_close();
+      enter(W_ACCESSES_OPEN_FOLDS);
+      // A fold whose end is at or after the next arrival stays as it is (and open).
+      let end = end_of(r);
+      if (!has_next || end < next_arrival) {
+        let used = rep_get(R_USED, r);
+        let after = extend_fold(r, end, used, has_next, next_arrival);
+        if (after != used) { rep_set(R_USED, r, after); }
+      }
+      enter(W_ACCESSES_EVENT_SCAN);
       r = mask_next(open_mask, r + 1u);
     }
   }
@@ -283,6 +303,7 @@ fn step() -> bool {
     tick();
     if (r == NONE) { break; }
     if (!start_iteration(r, now, has_next, next_arrival)) { return false; }
+    enter(W_ACCESSES_EVENT_SCAN);
     r = mask_next(start_mask, r + 1u);
   }
   return true;
@@ -291,12 +312,10 @@ fn step() -> bool {
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   lane = gid.x;
+  enter(W_ACCESSES_DISPATCH);
   if (lane >= U.lanes) { return; }
-  if (lane_get(LS_STATUS) != 0u) { return; }
+  if (!load_lane()) { return; }
   load_config();
-  load_metrics();
-  load_masks();
-  BASE = vec2<u32>(lane_get(LS_BASE), lane_get(LS_BASE + 1u));
   ticks = 0u;
   tick(); // loop entry (gallivm counts it too)
   for (var k = 0u; k < U.steps; k++) {
@@ -304,14 +323,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (budget_spent()) { break; }
     if (!step()) { break; }
   }
-  store_metrics();
-  store_masks();
-  lane_set(LS_BASE, BASE.x);
-  lane_set(LS_BASE + 1u, BASE.y);
+  enter(W_ACCESSES_DISPATCH);
+  if (LOOP_PROBE && !loop_limit_intact()) { stop(ST_LOOP_LIMIT); }
+  store_lane();
   flush_work_counters();
-  if (LOOP_PROBE && !loop_limit_intact()) {
-    stop(ST_LOOP_LIMIT);
-    return;
-  }
-  if (lane_get(LS_STATUS) == 0u) { atomicAdd(&live[0], 1u); }
+  if (status == 0u) { atomicAdd(&live[0], 1u); }
 }

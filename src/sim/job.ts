@@ -21,8 +21,28 @@ export interface JobResult {
   work?: number[];
 }
 
-/** The GPU engine's per-lane work counters (`schedlab bench --work`), in shader order. */
-export const WORK_FIELDS = ['instants', 'storageLoads', 'storageStores', 'visits', 'loopIterations', 'foldIterations'] as const;
+/**
+ * The GPU engine's per-lane work counters (`schedlab bench --work`), in shader order; `accesses*`
+ * split the storage accesses by the phase of the event instant that made them.
+ */
+export const WORK_FIELDS = [
+  'instants',
+  'storageLoads',
+  'storageStores',
+  'visits',
+  'loopIterations',
+  'foldIterations',
+  'accessesEventScan',
+  'accessesFinish',
+  'accessesArrive',
+  'accessesRoute',
+  'accessesStart',
+  'accessesFold',
+  'accessesOpenFolds',
+  'accessesDispatch',
+] as const;
+/** The phases `accesses*` split storage accesses by. */
+export const WORK_PHASES = WORK_FIELDS.filter((f) => f.startsWith('accesses'));
 
 export interface BackendInfo {
   engine: 'cpu' | 'gpu';

@@ -57,7 +57,8 @@ export class ChunkRun {
   ) {
     const L = (this.lanes = inputs.length);
     const params = new Uint32Array(PARAMS.words * L);
-    inputs.forEach((input, l) => input.params.forEach((v, f) => (params[f * L + l] = v)));
+    // vec4 records, lane-minor: field f of lane l in record f >> 2 at (f >> 2) * L + l.
+    inputs.forEach((input, l) => input.params.forEach((v, f) => (params[((f >> 2) * L + l) * 4 + (f & 3)] = v)));
     const storage = GPUBufferUsage.STORAGE;
     // Strides bound the words of either layout, so stride x lanes sizes both.
     const st = laneStrides(shape);
@@ -116,12 +117,14 @@ export class ChunkRun {
     const L = this.lanes;
     const st = laneStrides(this.shape);
     const laneMajor = this.shape.laneMajor;
-    const at = (stride: number) => (l: number, w: number) => (laneMajor ? l * stride + w : w * L + l);
+    // Lane state is vec4 records (lane-minor: record-interleaved), histograms u32 words.
+    const lsAt = (l: number, w: number) => (laneMajor ? l * st.ls + w : ((w >> 2) * L + l) * 4 + (w & 3));
+    const histAt = (l: number, w: number) => (laneMajor ? l * st.hist + w : w * L + l);
     const ls = await this.read(this.state);
     const hist = await this.read(this.hist);
     this.destroy();
     return this.inputs.map((input, l) => {
-      const word = (w: number) => ls[at(st.ls)(l, w)];
+      const word = (w: number) => ls[lsAt(l, w)];
       const status = word(LANE.offset.STATUS);
       if (status !== STOP.DONE.code) return { status };
       const u64 = (w: number) => word(w) + word(w + 1) * 2 ** 32;
@@ -136,7 +139,7 @@ export class ChunkRun {
         out.sum = u64(w + 2);
         out.max = word(w + 4);
         const base = h * BUCKETS;
-        for (let b = 0; b < BUCKETS; b++) out.counts[b] = hist[at(st.hist)(l, base + b)];
+        for (let b = 0; b < BUCKETS; b++) out.counts[b] = hist[histAt(l, base + b)];
       });
       const outcome: LaneOutcome = { status, raw };
       if (this.shape.workCounters) outcome.work = WORK_FIELDS.map((_, c) => u64(LANE.offset.WORK + 2 * c));

@@ -262,6 +262,7 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
     ROUTER: ROUTERS.indexOf(lane.router),
     SCHEDULER: ENGINE_SCHEDULERS.indexOf(lane.scheduler),
     BATCHING: BATCHINGS.indexOf(lane.scheduler.batching),
+    PAD: 0,
   };
   const params = new Uint32Array(PARAMS.words);
   for (const [name, w] of Object.entries(PARAMS.offset)) params[w as number] = values[name as ParamName];

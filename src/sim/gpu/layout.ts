@@ -21,7 +21,7 @@ function region<N extends string>(fields: readonly (readonly [N, number])[]): Re
   return { offset, words };
 }
 
-/** Per-lane parameters, lane-minor in the params buffer (word = field * lanes + lane). */
+/** Per-lane parameters: vec4 records, lane-minor (record q of lane l at q * lanes + l). */
 export const PARAMS = region([
   ['TRACE_OFFSET', 1], // first trace row of the lane
   ['TRACE_LENGTH', 1],
@@ -42,28 +42,34 @@ export const PARAMS = region([
   ['ROUTER', 1], // index in ROUTERS
   ['SCHEDULER', 1], // index in ENGINE_SCHEDULERS
   ['BATCHING', 1], // index in BATCHINGS
+  ['PAD', 1],
 ] as const);
 export type ParamName = keyof typeof PARAMS.offset;
 
+const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
 /** Counters the shader keeps (u64 pairs, COUNTERS order; 'requests' is the trace length, not counted). */
-export const COUNTER_WORDS = 2 * COUNTERS.length;
+export const COUNTER_WORDS = roundUp4(2 * COUNTERS.length);
 /** Per histogram: count (lo, hi), sum (lo, hi), max. */
 export const HIST_STAT_WORDS = 5;
 
-/** Lane state: status, cursors, counters, histogram statistics, clock origin, work counters. */
+/**
+ * Lane state, in vec4 records (lane-minor: record q of lane l at q * lanes + l). The shader keeps
+ * all of it in private variables for a dispatch (state.wgsl load_lane / store_lane).
+ */
 export const LANE = region([
   ['STATUS', 1], // 0 running, 1 done, >= 2 stopped (STOP)
   ['NEXT', 1], // next arrival (trace position)
   ['ROUTED', 1],
   ['FREE', 1], // head of the free-slot list (slot + 1, NIL = none)
   ['HIGH', 1], // slots ever handed out
+  ['BASE', 2], // (lo, hi): the lane's clock origin in trace microseconds (clock.wgsl rebase())
+  ['PAD', 1],
   ['BUSY_MASK', 4], // replicas with an iteration in progress (vec4<u32> bit mask)
   ['OPEN_MASK', 4], // replicas whose fold arrivals routed elsewhere lengthen
   ['START_MASK', 4], // idle replicas with work, to start at the end of the instant
   ['CNT', COUNTER_WORDS],
-  ['HIST', HIST_STAT_WORDS * HISTOGRAMS.length],
-  ['BASE', 2], // (lo, hi): the lane's clock origin in trace microseconds (clock.wgsl rebase())
-  ['WORK', 2 * WORK_FIELDS.length], // (lo, hi) per work counter, kept under WORK_COUNTERS only
+  ['HIST', roundUp4(HIST_STAT_WORDS * HISTOGRAMS.length)],
+  ['WORK', roundUp4(2 * WORK_FIELDS.length)], // (lo, hi) per work counter, kept under WORK_COUNTERS only
 ] as const);
 
 /** Why a lane stopped. Codes >= 2 send the lane to the CPU reference with the text as its reason. */
@@ -86,11 +92,12 @@ export const MAX_GPU_REPLICAS = 128;
 /**
  * Replica fields, in vec4 records: field f is component f % 4 of record f / 4.
  *   record 0  (USED, OUTSTANDING, WAITING, RUNNING)      what routers and admission read
- *   record 1  (W_ROOT, R_HEAD, R_TAIL, K)                queue roots; iterations folded into the batch
- *   record 2  (FIRST_END, FOLD_CONTEXT, FOLD_MAX_K, PREV_END)
- *   record 3.. the fold's residue table: running requests by context mod block size, RES_CAP counts
- * End times live apart, four replicas to a vec4 (ENDS), so that step() finds the next event with
- * one load per four replicas; which replicas are busy is in the lane's masks (LANE.BUSY_MASK).
+ *   record 1  (W_ROOT, R_HEAD, R_TAIL, PREV_END)         queue roots; end of the previous batch
+ *   record 2  (FOLD_CONTEXT, FOLD_MAX_K, K, FIRST_END)   the batch in progress and its fold
+ *   record 3  (RUN_BUCKETS, KV_TIMES, ITL_TIMES, FOLD_N)  histogram runs folds leave unwritten; fold size
+ *   record 4.. the fold's residue table: running requests by context mod block size, RES_CAP counts
+ * End times live apart, four replicas to a vec4 (state.wgsl ends_rec), so that step() finds the
+ * next event with one load per four replicas; which replicas are busy is in the lane's masks.
  */
 export const REPLICA_FIELDS = [
   'USED', // KV blocks in use, including those of iterations in progress
@@ -100,13 +107,17 @@ export const REPLICA_FIELDS = [
   'W_ROOT', // root of the waiting queue, a skew heap (links are slot + 1, NIL = none)
   'R_HEAD', // running list head and tail
   'R_TAIL',
-  'K', // iterations folded into the batch in progress
-  'FIRST_END', // end of the batch's first iteration
+  'PREV_END', // end of the replica's previous batch: the last token time of its F_RECENT requests
   'FOLD_CONTEXT', // context tokens of the fold's first iteration
   'FOLD_MAX_K', // iterations after which the fold's first request completes
-  'PREV_END', // end of the replica's previous batch: the last token time of its F_RECENT requests
+  'K', // iterations folded into the batch in progress
+  'FIRST_END', // end of the batch's first iteration
+  'RUN_BUCKETS', // folds' histogram runs not yet written: KV-use bucket << 16 | ITL bucket ...
+  'KV_TIMES', // ... and their samples (written when a bucket changes, and when the lane ends)
+  'ITL_TIMES',
+  'FOLD_N', // requests in the fold's batch
 ] as const;
-export const REPLICA_RESIDUE_RECORD = 3;
+export const REPLICA_RESIDUE_RECORD = 4;
 /** Largest block size the fast-forward residue table holds. */
 export const RES_CAP = 64;
 export const REPLICA_RECORDS = REPLICA_RESIDUE_RECORD + RES_CAP / 4;
@@ -136,9 +147,14 @@ const constant = (name: string, value: number | boolean) =>
 export function layoutWgsl(): string {
   const lines = ['// Generated by src/sim/gpu/layout.ts: the layout shared with the host.'];
   for (const [name, w] of Object.entries(PARAMS.offset)) lines.push(constant(`P_${name}`, w as number));
-  lines.push(constant('PARAM_WORDS', PARAMS.words));
+  lines.push(constant('PARAM_RECORDS', PARAMS.words / 4));
   for (const [name, w] of Object.entries(LANE.offset)) lines.push(constant(`LS_${name}`, w as number));
-  lines.push(constant('LANE_WORDS', LANE.words), constant('COUNTER_WORDS', COUNTER_WORDS), constant('HIST_STAT_WORDS', HIST_STAT_WORDS * HISTOGRAMS.length));
+  lines.push(
+    constant('LANE_RECORDS', LANE.words / 4),
+    constant('COUNTER_WORDS', COUNTER_WORDS),
+    constant('HIST_STAT_WORDS', roundUp4(HIST_STAT_WORDS * HISTOGRAMS.length)),
+    constant('WORK_WORDS', roundUp4(2 * WORK_FIELDS.length)),
+  );
   for (const [name, s] of Object.entries(STOP)) lines.push(constant(`ST_${name}`, s.code));
   COUNTERS.forEach((c, i) => lines.push(constant(`C_${upper(c)}`, i)));
   HISTOGRAMS.forEach((h, i) => lines.push(constant(`H_${upper(h)}`, i)));

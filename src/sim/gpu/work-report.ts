@@ -1,6 +1,6 @@
 // The GPU engine's work, counted by the shader (WORK_COUNTERS) and the host: adapter-independent
 // figures that show what a change to the engine saves, on any machine (`schedlab bench --work`).
-import { WORK_FIELDS, type JobResult } from '../job.js';
+import { WORK_FIELDS, WORK_PHASES, type JobResult } from '../job.js';
 import type { HostWork } from './engine.js';
 
 export interface WorkReport {
@@ -22,6 +22,8 @@ export interface WorkReport {
   };
   /** The heaviest lane's instants and storage accesses: a lower bound on the run's serial time. */
   heaviestLane: { instants: number; storageAccesses: number };
+  /** Storage accesses per lane instant, by the phase that made them (eventScan, finish, arrive, ...). */
+  accessesByPhase: Record<string, number>;
 }
 
 export function workReport(results: JobResult[], host: HostWork): WorkReport {
@@ -54,6 +56,7 @@ export function workReport(results: JobResult[], host: HostWork): WorkReport {
       foldIterations: per('foldIterations'),
     },
     heaviestLane: heaviest,
+    accessesByPhase: Object.fromEntries(WORK_PHASES.map((f) => [f.replace(/^accesses/, '').replace(/^./, (c) => c.toLowerCase()), per(f)])),
   };
 }
 
@@ -65,6 +68,7 @@ export function formatWorkReport(w: WorkReport): string {
     `instants per lane ${f(w.instantsPerLane)}`,
     `per lane instant: storage accesses ${f(p.storageAccesses)} (loads ${f(p.storageLoads)}, stores ${f(p.storageStores)}), ` +
       `request visits ${f(p.visits)}, loop iterations ${f(p.loopIterations)}, folded iterations ${f(p.foldIterations)}`,
+    `storage accesses per lane instant by phase: ${Object.entries(w.accessesByPhase).map(([k, v]) => `${k} ${f(v)}`).join(', ')}`,
     `heaviest lane: ${w.heaviestLane.instants} instants, ${w.heaviestLane.storageAccesses} storage accesses`,
   ].join('\n');
 }
