@@ -1,24 +1,212 @@
-// Building an iteration's batch on the open replica: admission, block allocation, preemption,
-// and the two batching families. Twin of buildPrefillFirst, buildChunked, scheduleRunning, admit
-// and preempt in src/sim/cpu/simulator.ts.
+// Building an iteration's batch on the open replica: admission, block allocation, preemption, the
+// two batching families, and settling the previous batch. Twin of buildPrefillFirst, buildChunked,
+// scheduleRunning, admit, preempt, finishIteration and complete in src/sim/cpu/simulator.ts.
 //
 // A request holds ceil(ctx / blockSize) blocks. A prefill chunk is counted in CTX when it is
 // scheduled (F_BATCH_PREFILL), so the blocks allocated for it match at once; a decode step is
-// counted at the iteration's end (F_BATCH_DECODE), since a fold may add more than one.
+// counted when its batch is settled (F_BATCH_DECODE), since a fold may add more than one.
+//
+// Settling. finish_iteration applies a batch's end to its replica at once: the blocks and counts of
+// the requests it completes (what routers see) are known from when the batch was built (MIN_LEFT,
+// MIN_COUNT, MIN_BLOCKS). The requests' own updates (context, tokens left, first-token and
+// inter-token samples, completion statistics) are settled by the next walk over the running list in
+// the same instant, which is usually the scheduling walk of the replica's next batch: one walk per
+// instant serves both. Replicas that do not start again are settled at the end of the instant.
+
+// The settling of the open replica's previous batch, when `settling`.
+var<private> settling: bool;
+var<private> settle_k: u32; // iterations in the batch
+var<private> settle_first_end: u32; // end of its first iteration
+var<private> settle_prev_end: u32; // PREV_END before it: the last token time of requests that have F_RECENT from before
+var<private> settle_now: u32; // its end
+var<private> itl_run_bucket: u32; // inter-token samples written per run of equal buckets
+var<private> itl_run_times: u32;
+var<private> settle_completed: bool; // settle_member's request completed (and left the running list)
+
+fn begin_settling(r: u32, now: u32) {
+  let f = rep_rec(2u, r); // (FOLD_CONTEXT, MIN_LEFT, K, FIRST_END)
+  settling = true;
+  settle_k = f.z;
+  settle_first_end = f.w;
+  settle_prev_end = rep.prev_end;
+  settle_now = now;
+  itl_run_times = 0u;
+}
+
+fn end_settling() {
+  if (!settling) { return; }
+  if (itl_run_times > 0u) { hist_bump_bucket(H_ITL * HIST_BUCKETS + itl_run_bucket, itl_run_times); }
+  rep.prev_end = settle_now;
+  settling = false;
+  pending_mask = mask_without(pending_mask, rep_index);
+}
+
+// Applies the settled batch to running request s (hot record h); returns the updated record, which
+// the caller stores unless settle_completed (the request completed and its slot is free).
+fn settle_member(s: u32, h_in: vec4<u32>) -> vec4<u32> {
+  var h = h_in;
+  settle_completed = false;
+  var flags = flags_of(h);
+  var ctx = ctx_of(h);
+  var produces = false;
+  if ((flags & F_BATCH_DECODE) != 0u) {
+    ctx += settle_k;
+    h.w -= settle_k;
+    produces = true;
+  } else if ((flags & F_BATCH_PREFILL) != 0u && h.z == 0u) {
+    h.w -= 1u;
+    produces = true;
+  }
+  let was_recent = (flags & F_RECENT) != 0u;
+  flags &= ~(F_BATCH_DECODE | F_BATCH_PREFILL | F_RECENT);
+  var id = vec4<u32>(0u);
+  var id_loaded = false;
+  if (produces) {
+    flags |= F_RECENT; // its last token time is now this batch's end, the next PREV_END
+    if ((flags & F_FIRST) == 0u) {
+      flags |= F_FIRST;
+      id = slot_rec(REC_ID, s);
+      id_loaded = true;
+      id.z = settle_first_end;
+      hadd(H_TTFT, since_arrival(id.x, settle_first_end), 1u);
+      slot_put(REC_ID, s, id);
+    } else {
+      var last = settle_prev_end;
+      if (!was_recent) {
+        id = slot_rec(REC_ID, s);
+        id_loaded = true;
+        last = id.w;
+      }
+      let v = settle_first_end - last;
+      hstat(H_ITL, v, 1u);
+      let b = bucket_of(v);
+      if (itl_run_times > 0u && b != itl_run_bucket) {
+        hist_bump_bucket(H_ITL * HIST_BUCKETS + itl_run_bucket, itl_run_times);
+        itl_run_times = 0u;
+      }
+      itl_run_bucket = b;
+      itl_run_times += 1u;
+    }
+  } else if (was_recent) {
+    // Its last token time leaves PREV_END: keep it in the slot.
+    id = slot_rec(REC_ID, s);
+    id_loaded = true;
+    id.w = settle_prev_end;
+    slot_put(REC_ID, s, id);
+  }
+  h = with_ctx_flags(h, ctx, flags);
+  if (produces && h.w == 0u) {
+    if (!id_loaded) { id = slot_rec(REC_ID, s); }
+    running_unlink(s, h);
+    complete(s, id);
+    settle_completed = true;
+  }
+  return h;
+}
+
+// Completion statistics of request s (ID record id) at the settled batch's end; finish_iteration
+// already took its blocks and counts off the replica.
+fn complete(s: u32, id: vec4<u32>) {
+  let now = settle_now;
+  let i = id.x;
+  let output = trace_output(i);
+  let first = id.z;
+  cnt_add(C_COMPLETED, 1u);
+  cnt_add(C_OUTPUT_TOKENS, output);
+  let e2e = since_arrival(i, now);
+  hadd(H_E2E, e2e, 1u);
+  var tpot_ok = true;
+  if (output > 1u) {
+    let tpot = (now - first) / (output - 1u);
+    hadd(H_TPOT, tpot, 1u);
+    tpot_ok = tpot <= cfg.slo_tpot_us;
+  }
+  let ttft_ok = e2e - (now - first) <= cfg.slo_ttft_us;
+  if (ttft_ok) { cnt_add(C_TTFT_MET, 1u); }
+  if (tpot_ok) { cnt_add(C_TPOT_MET, 1u); }
+  if (ttft_ok && tpot_ok) { cnt_add(C_SLO_MET, 1u); }
+  let t = add64(BASE, vec2<u32>(now, 0u));
+  let w = 2u * C_MAKESPAN_US;
+  if (t.y > cnt[w + 1u] || (t.y == cnt[w + 1u] && t.x > cnt[w])) {
+    cnt[w] = t.x;
+    cnt[w + 1u] = t.y;
+  }
+  slot_free(s);
+}
+
+// ---- the batch being built ----
 
 // Batch totals, summed as requests join the batch.
 var<private> batch_size: u32;
 var<private> batch_prefill_tokens: u32;
 var<private> batch_decodes: u32;
 var<private> batch_context: u32;
-// The fold's inputs, gathered while the batch can still be pure decode: iterations until the
-// first decode completes, and running requests by context mod block size (residue table).
-var<private> batch_max_k: u32;
+// The requests that complete when the batch ends: those that produce a token and have the fewest
+// tokens left (min_left), if the batch runs min_left iterations; and the blocks they hold then.
+var<private> min_left: u32;
+var<private> min_count: u32;
+var<private> min_blocks: u32;
+// The fold's residues (contexts mod block size of its requests, gathered while the batch can still
+// be pure decode): one byte each in two words for up to 8 requests, else the replica's table.
+var<private> residues_small: bool;
+var<private> residues_lo: u32;
+var<private> residues_hi: u32;
+var<private> residues_n: u32;
 
 fn join_batch(ctx_before: u32, tokens: u32, prefill: bool) {
   batch_size += 1u;
   if (prefill) { batch_prefill_tokens += tokens; } else { batch_decodes += 1u; }
   batch_context += ctx_before + tokens;
+}
+
+// A member that produces a token with `left` tokens left (before the batch) and `ctx_after`
+// context after the batch's first iteration.
+fn count_producer(left: u32, ctx_after: u32) {
+  let blocks = ceil_div(ctx_after + left - 1u, cfg.block_size);
+  if (left < min_left) {
+    min_left = left;
+    min_count = 0u;
+    min_blocks = 0u;
+  }
+  if (left == min_left) {
+    min_count += 1u;
+    min_blocks += blocks;
+  }
+}
+
+fn begin_batch() {
+  batch_size = 0u;
+  batch_prefill_tokens = 0u;
+  batch_decodes = 0u;
+  batch_context = 0u;
+  min_left = 0xffffffffu;
+  min_count = 0u;
+  min_blocks = 0u;
+  residues_n = 0u;
+  residues_lo = 0xffffffffu;
+  residues_hi = 0xffffffffu;
+  residues_small = rep.running <= 8u;
+  if (FAST_FORWARD && !residues_small) {
+    tick(); // loop entry (gallivm counts it too)
+    for (var q = 0u; q < cfg.block_size; q += 4u) {
+      tick();
+      rep_put(R_RESIDUE_RECORD + q / 4u, rep_index, vec4<u32>(0u));
+    }
+  }
+}
+
+fn add_residue(q: u32) {
+  if (residues_small) {
+    let shift = 8u * (residues_n % 4u);
+    let byte = (q << shift) | ~(0xffu << shift);
+    if (residues_n < 4u) { residues_lo &= byte; } else { residues_hi &= byte; }
+  } else {
+    let i = rep_ix(R_RESIDUE_RECORD + q / 4u, rep_index);
+    count_load();
+    count_store();
+    reps[i][q % 4u] += 1u;
+  }
+  residues_n += 1u;
 }
 
 // Admits the waiting head (slot s, hot record h) with a first chunk of `chunk` tokens and `blocks` blocks.
@@ -34,6 +222,7 @@ fn admit(s: u32, h: vec4<u32>, chunk: u32, blocks: u32, now: u32) {
   // Waiting requests hold no KV: ctx 0.
   var a = with_ctx_flags(h, chunk, flags | F_BATCH_PREFILL);
   a.z -= chunk;
+  if (a.z == 0u) { count_producer(a.w, chunk); }
   slot_put(REC_HOT, s, running_insert(s, a, id));
   join_batch(0u, chunk, true);
 }
@@ -46,8 +235,9 @@ fn preempt(s: u32, h: vec4<u32>) {
   var flags = flags_of(h);
   let id = slot_rec(REC_ID, s);
   if ((flags & F_RECENT) != 0u) {
-    // Its last token time is about to leave the replica's PREV_END: keep it in the slot.
-    slot_put(REC_ID, s, vec4<u32>(id.x, id.y, id.z, rep.prev_end));
+    // Its last token time is about to leave the replica's PREV_END: keep it in the slot. A request
+    // preempted while its replica settles has been settled, so its F_RECENT is the settled batch's.
+    slot_put(REC_ID, s, vec4<u32>(id.x, id.y, id.z, select(rep.prev_end, settle_now, settling)));
     flags &= ~F_RECENT;
   }
   if ((flags & F_PREEMPTED) == 0u) {
@@ -67,45 +257,47 @@ var<private> sr_budget: u32;
 var<private> sr_all_decodes: bool;
 var<private> sr_scheduled: u32;
 
-fn residue_get(q: u32) -> u32 { count_load(); return reps[rep_ix(R_RESIDUE_RECORD + q / 4u, rep_index)][q % 4u]; }
-fn residue_set(q: u32, v: u32) { count_store(); reps[rep_ix(R_RESIDUE_RECORD + q / 4u, rep_index)][q % 4u] = v; }
-
 // Running requests in priority order each get their next step within the budget; a step that needs
 // a block when none is free preempts the last running request not yet scheduled, possibly itself.
-// While every step so far is a decode, the walk also gathers the fold's inputs.
+// The same walk settles the previous batch when `settling` (all the way down the list, whatever the
+// budget), and gathers the fold's inputs while every step so far is a decode.
 fn schedule_running(budget_in: u32) {
   var preempted = false;
   var budget = budget_in;
   var all_decodes = true;
   var scheduled = 0u;
-  batch_max_k = 0xffffffffu;
-  if (FAST_FORWARD) {
-    tick(); // loop entry (gallivm counts it too)
-    for (var q = 0u; q < cfg.block_size; q += 4u) {
-      tick();
-      rep_put(R_RESIDUE_RECORD + q / 4u, rep_index, vec4<u32>(0u));
-    }
-  }
   var m = rep.r_head;
-  // The walk breaks out to preempt one victim and resumes at the same request, so the preemption
-  // code runs once per preemption, not (masked, on llvmpipe) once per request.
+  var resumed = false; // the walk resumes at a request it settled before a preemption
   loop {
     tick();
     var s = 0u;
     var blocked = false;
     loop {
       tick();
-      if (m == NIL || budget == 0u) { break; }
+      if (m == NIL || (budget == 0u && !settling)) { break; }
       count(W_VISITS, 1u);
       s = m - 1u;
       var h = slot_rec(REC_HOT, s);
+      if (settling && !resumed) {
+        h = settle_member(s, h);
+        if (settle_completed) {
+          m = link_hi(h);
+          continue;
+        }
+      }
+      resumed = false;
       let ctx = ctx_of(h);
       let left = h.z;
       let in_prefill = left > 0u;
       var tokens = 1u;
       if (in_prefill) { tokens = min(left, budget); }
       let need = ceil_div(ctx + tokens, cfg.block_size) - ceil_div(ctx, cfg.block_size);
-      if (rep.used + need > cfg.kv_blocks) {
+      if (budget == 0u || rep.used + need > cfg.kv_blocks) {
+        slot_put(REC_HOT, s, h);
+        if (budget == 0u) {
+          m = link_hi(h);
+          continue;
+        }
         blocked = true;
         break;
       }
@@ -113,14 +305,12 @@ fn schedule_running(budget_in: u32) {
       if (in_prefill) {
         h = with_ctx_flags(h, ctx + tokens, flags_of(h) | F_BATCH_PREFILL);
         h.z = left - tokens;
+        if (h.z == 0u) { count_producer(h.w, ctx + tokens); }
         all_decodes = false;
       } else {
         h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
-        if (FAST_FORWARD && all_decodes) {
-          batch_max_k = min(batch_max_k, h.w);
-          let q = ctx % cfg.block_size;
-          residue_set(q, residue_get(q) + 1u);
-        }
+        count_producer(h.w, ctx + 1u);
+        if (FAST_FORWARD && all_decodes) { add_residue(ctx % cfg.block_size); }
       }
       slot_put(REC_HOT, s, h);
       join_batch(ctx, tokens, in_prefill);
@@ -130,17 +320,36 @@ fn schedule_running(budget_in: u32) {
     }
     if (!blocked) { break; }
     let victim = rep.r_tail - 1u;
-    let vh = slot_rec(REC_HOT, victim);
+    var vh = slot_rec(REC_HOT, victim);
+    if (settling && victim != s) {
+      // The victim has not been reached by the walk: settle it first; if it completes, it
+      // leaves the list (its blocks were already freed) and the next tail is the victim.
+      vh = settle_member(victim, vh);
+      if (settle_completed) {
+        m = s + 1u;
+        resumed = true;
+        continue;
+      }
+    }
     running_remove(victim, vh);
     preempt(victim, vh);
     preempted = true;
     if (victim == s) { break; }
-    // Resume at request s: its links may have changed (it may be the new tail).
+    // Resume at request s (settled already); its links may have changed (it may be the new tail).
+    m = s + 1u;
+    resumed = true;
   }
+  end_settling();
   sr_preempted = preempted;
   sr_budget = budget;
   sr_all_decodes = all_decodes;
   sr_scheduled = scheduled;
+}
+
+// Settles the open replica's previous batch with a walk of its own (no batch is built).
+fn settle_all() {
+  if (!settling) { return; }
+  schedule_running(0u);
 }
 
 // vLLM v0: whole prompts while they fit, else one decode step for every running request. Returns
@@ -158,6 +367,8 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
     if (rep.running >= cfg.max_num_seqs) { break; }
     if (tokens + need > cfg.max_batched_tokens) { break; }
     if (rep.used + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
+    // Admitted requests join the running list: settle it before.
+    settle_all();
     admit(s, h, need, need_blocks, now);
     tokens += need;
     admitted = true;

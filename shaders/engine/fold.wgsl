@@ -27,9 +27,12 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
   var open = false;
   // Requests whose context before iteration k is a multiple of the block size need a block: those
   // in residue (-k) mod blockSize. The residue index steps down by one per iteration (no division
-  // in the loop), and the vec4 holding it is loaded once per four iterations.
+  // in the loop). Up to 8 requests' residues are bytes of record 4 (matched in registers), more
+  // are counted in the residue table, whose vec4 holding the index is loaded once per four iterations.
+  let small = n <= 8u;
   var residue = (cfg.block_size - k % cfg.block_size) % cfg.block_size;
-  var residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r);
+  var residues: vec4<u32>;
+  if (small) { residues = rep_rec(4u, r); } else { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
   // Statistics of the folded iterations, added once at the end: iterations, their summed duration
   // (below 2^32: the fold's end stays a lane time), summed and largest KV use.
   var iterations = 0u;
@@ -51,7 +54,12 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
     let e2 = end + dur;
     // Ends the fold here; step() rebases the clock before the replica's next iteration.
     if (e2 < end || e2 == FAR) { break; }
-    let new_blocks = residues[residue % 4u];
+    var new_blocks: u32;
+    if (small) {
+      new_blocks = bytes_equal(residues.z, residue) + bytes_equal(residues.w, residue);
+    } else {
+      new_blocks = residues[residue % 4u];
+    }
     if (new_blocks > free) { break; }
     free -= new_blocks;
     used += new_blocks;
@@ -77,7 +85,7 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
     k += 1u;
     let previous = residue;
     residue = select(residue - 1u, cfg.block_size - 1u, residue == 0u);
-    if (residue / 4u != previous / 4u) { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
+    if (!small && residue / 4u != previous / 4u) { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
   }
   if (iterations > 0u) {
     count(W_FOLD_ITERATIONS, iterations);
@@ -92,6 +100,13 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
   }
   if (open) { open_mask = mask_with(open_mask, r); } else { open_mask = mask_without(open_mask, r); }
   return used;
+}
+
+// Bytes of w equal to q (q < 0x80): zero bytes of w ^ q..q counted without carries between bytes.
+fn bytes_equal(w: u32, q: u32) -> u32 {
+  let x = w ^ (q * 0x01010101u);
+  let y = ((x & 0x7f7f7f7fu) + 0x7f7f7f7fu) | x;
+  return countOneBits(~y & 0x80808080u);
 }
 
 // Writes the histogram runs folds left in every replica (when the lane ends).

@@ -137,8 +137,15 @@ fn running_insert(s: u32, h: vec4<u32>, id: vec4<u32>) -> vec4<u32> {
   return with_links(h, n, m);
 }
 
-// Unlinks slot s (hot record h) from the running list.
+// Unlinks slot s (hot record h) from the running list and counts it off.
 fn running_remove(s: u32, h: vec4<u32>) {
+  running_unlink(s, h);
+  rep.running -= 1u;
+}
+
+// Unlinks slot s (hot record h) from the running list (a request settled as completed, already
+// counted off by finish_iteration).
+fn running_unlink(s: u32, h: vec4<u32>) {
   let p = link_lo(h);
   let n = link_hi(h);
   if (p == NIL) {
@@ -153,5 +160,4 @@ fn running_remove(s: u32, h: vec4<u32>) {
     let nh = slot_rec(REC_HOT, n - 1u);
     slot_put(REC_HOT, n - 1u, with_links(nh, link_hi(nh), p));
   }
-  rep.running -= 1u;
 }

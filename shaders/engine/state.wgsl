@@ -147,6 +147,9 @@ fn rep_close() {
 var<private> busy_mask: vec4<u32>;
 var<private> open_mask: vec4<u32>;
 var<private> start_mask: vec4<u32>;
+// Replicas whose batch ended this instant and whose requests are not settled yet (batch.wgsl);
+// empty between instants, so never stored.
+var<private> pending_mask: vec4<u32>;
 const NONE: u32 = 0xffffffffu;
 fn mask_has(m: vec4<u32>, r: u32) -> bool { return (m[r / 32u] & (1u << (r % 32u))) != 0u; }
 fn mask_with(m: vec4<u32>, r: u32) -> vec4<u32> {

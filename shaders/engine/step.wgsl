@@ -37,17 +37,15 @@ fn arrive(i: u32) -> bool {
 
 fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool {
   enter(W_ACCESSES_START);
-  batch_size = 0u;
-  batch_prefill_tokens = 0u;
-  batch_decodes = 0u;
-  batch_context = 0u;
   rep_open(r);
+  if (mask_has(pending_mask, r)) { begin_settling(r, now); }
+  begin_batch();
   let pure = build_batch(r, now);
-  let context = batch_context;
-  if (batch_size == 0u) {
+  if (batch_size == 0u || settling) {
     stop(ST_INTERNAL);
     return false;
   }
+  let context = batch_context;
   let first_us = iteration_us(batch_prefill_tokens, batch_decodes, context);
   record_iteration(first_us);
   let end = now + first_us;
@@ -55,7 +53,8 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     stop(ST_CLOCK);
     return false;
   }
-  rep_put(2u, r, vec4<u32>(context, batch_max_k, 1u, end));
+  rep_put(2u, r, vec4<u32>(context, min_left, 1u, end));
+  rep_put(4u, r, vec4<u32>(min_count, min_blocks, residues_lo, residues_hi));
   set_end(r, end);
   busy_mask = mask_with(busy_mask, r);
   start_mask = mask_without(start_mask, r);
@@ -66,136 +65,42 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     rep_set(R_FOLD_N, r, batch_size);
     let after = extend_fold(r, end, rep.used, has_next, next_arrival);
     if (after != rep.used) { rep_set(R_USED, r, after); }
-    enter(W_ACCESSES_START);
   }
   return true;
 }
 
-// Completion of slot s (hot record h, ID record id) at `now`, already unlinked by the caller.
-fn complete(s: u32, h: vec4<u32>, id: vec4<u32>, now: u32) {
-  rep.used -= ceil_div(ctx_of(h), cfg.block_size);
-  rep.outstanding -= 1u;
-  let i = id.x;
-  let output = trace_output(i);
-  let first = id.z;
-  cnt_add(C_COMPLETED, 1u);
-  cnt_add(C_OUTPUT_TOKENS, output);
-  let e2e = since_arrival(i, now);
-  hadd(H_E2E, e2e, 1u);
-  var tpot_ok = true;
-  if (output > 1u) {
-    let tpot = (now - first) / (output - 1u);
-    hadd(H_TPOT, tpot, 1u);
-    tpot_ok = tpot <= cfg.slo_tpot_us;
-  }
-  let ttft_ok = e2e - (now - first) <= cfg.slo_ttft_us;
-  if (ttft_ok) { cnt_add(C_TTFT_MET, 1u); }
-  if (tpot_ok) { cnt_add(C_TPOT_MET, 1u); }
-  if (ttft_ok && tpot_ok) { cnt_add(C_SLO_MET, 1u); }
-  let t = add64(BASE, vec2<u32>(now, 0u));
-  let w = 2u * C_MAKESPAN_US;
-  if (t.y > cnt[w + 1u] || (t.y == cnt[w + 1u] && t.x > cnt[w])) {
-    cnt[w] = t.x;
-    cnt[w + 1u] = t.y;
-  }
-  slot_free(s);
-}
-
-// Applies the batch that ends `now` on replica r to its members: context, tokens, first-token and
-// inter-token samples, completions.
+// The batch in progress on replica r ends `now`: what routers see changes at once (the blocks and
+// counts of the requests it completes); its requests are settled later in this instant (batch.wgsl).
 fn finish_iteration(r: u32, now: u32) {
   enter(W_ACCESSES_FINISH);
   rep_open(r);
-  let f = rep_rec(2u, r); // (FOLD_CONTEXT, FOLD_MAX_K, K, FIRST_END)
-  let k = f.z;
-  let first_end = f.w;
-  let prev_end = rep.prev_end;
-  // Inter-token samples of requests that decoded in the previous batch all equal first_end -
-  // prev_end: histogram writes are batched per run of equal values.
-  var itl_bucket = 0u;
-  var itl_times = 0u;
-  // The walk breaks out for each completion and resumes after it, so completion code runs once per
-  // completed request rather than (masked, on llvmpipe) once per member.
-  var m = rep.r_head;
-  loop {
-    tick();
-    var s = 0u;
-    var h = vec4<u32>(0u);
-    var id = vec4<u32>(0u);
-    var done = false;
-    loop {
-      tick();
-      if (m == NIL) { break; }
-      count(W_VISITS, 1u);
-      s = m - 1u;
-      h = slot_rec(REC_HOT, s);
-      m = link_hi(h);
-      var flags = flags_of(h);
-      var ctx = ctx_of(h);
-      var produces = false;
-      if ((flags & F_BATCH_DECODE) != 0u) {
-        ctx += k;
-        h.w -= k;
-        produces = true;
-      } else if ((flags & F_BATCH_PREFILL) != 0u && h.z == 0u) {
-        h.w -= 1u;
-        produces = true;
-      }
-      let was_recent = (flags & F_RECENT) != 0u;
-      flags &= ~(F_BATCH_DECODE | F_BATCH_PREFILL | F_RECENT);
-      var id_loaded = false;
-      if (produces) {
-        flags |= F_RECENT; // its last token time is now: this batch's end, the next PREV_END
-        if ((flags & F_FIRST) == 0u) {
-          flags |= F_FIRST;
-          id = slot_rec(REC_ID, s);
-          id_loaded = true;
-          id.z = first_end;
-          let v = since_arrival(id.x, first_end);
-          hadd(H_TTFT, v, 1u);
-          slot_put(REC_ID, s, id);
-        } else {
-          var last = prev_end;
-          if (!was_recent) {
-            id = slot_rec(REC_ID, s);
-            id_loaded = true;
-            last = id.w;
-          }
-          let v = first_end - last;
-          hstat(H_ITL, v, 1u);
-          let b = H_ITL * HIST_BUCKETS + bucket_of(v);
-          if (itl_times > 0u && b != itl_bucket) {
-            hist_bump_bucket(itl_bucket, itl_times);
-            itl_times = 0u;
-          }
-          itl_bucket = b;
-          itl_times += 1u;
-        }
-      } else if (was_recent) {
-        // Its last token time leaves PREV_END now: keep it in the slot.
-        id = slot_rec(REC_ID, s);
-        id_loaded = true;
-        id.w = prev_end;
-        slot_put(REC_ID, s, id);
-      }
-      h = with_ctx_flags(h, ctx, flags);
-      slot_put(REC_HOT, s, h);
-      if (produces && h.w == 0u) {
-        if (!id_loaded) { id = slot_rec(REC_ID, s); }
-        done = true;
-        break;
-      }
-    }
-    if (!done) { break; }
-    running_remove(s, h);
-    complete(s, h, id, now);
+  let f = rep_rec(2u, r); // (FOLD_CONTEXT, MIN_LEFT, K, FIRST_END)
+  if (f.z == f.y) {
+    let c = rep_rec(4u, r); // (MIN_COUNT, MIN_BLOCKS, ..)
+    rep.outstanding -= c.x;
+    rep.running -= c.x;
+    rep.used -= c.y;
   }
-  if (itl_times > 0u) { hist_bump_bucket(itl_bucket, itl_times); }
-  rep.prev_end = now;
   busy_mask = mask_without(busy_mask, r);
   open_mask = mask_without(open_mask, r);
+  pending_mask = mask_with(pending_mask, r);
   if (rep.waiting > 0u || rep.running > 0u) { start_mask = mask_with(start_mask, r); }
   rep_close();
+}
+
+// Settles every replica whose batch ended this instant and did not start another.
+fn settle_pending(now: u32) {
+  enter(W_ACCESSES_FINISH);
+  var r = mask_next(pending_mask, 0u);
+  loop {
+    tick();
+    if (r == NONE) { break; }
+    rep_open(r);
+    begin_settling(r, now);
+    settle_all();
+    rep_close();
+    r = mask_next(pending_mask, r + 1u);
+  }
 }
 
 fn step() -> bool {
@@ -273,6 +178,7 @@ fn step() -> bool {
     // replica ends (all were finished), so the outcome is that of one uninterrupted step.
     if (budget_spent() && next < cfg.trace_length && next_t == now) {
       next_arrival_index = next;
+      settle_pending(now);
       return true;
     }
   }
@@ -306,6 +212,7 @@ fn step() -> bool {
     enter(W_ACCESSES_EVENT_SCAN);
     r = mask_next(start_mask, r + 1u);
   }
+  settle_pending(now);
   return true;
 }
 

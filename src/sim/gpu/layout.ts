@@ -91,11 +91,13 @@ export const MAX_GPU_REPLICAS = 128;
 
 /**
  * Replica fields, in vec4 records: field f is component f % 4 of record f / 4.
- *   record 0  (USED, OUTSTANDING, WAITING, RUNNING)      what routers and admission read
- *   record 1  (W_ROOT, R_HEAD, R_TAIL, PREV_END)         queue roots; end of the previous batch
- *   record 2  (FOLD_CONTEXT, FOLD_MAX_K, K, FIRST_END)   the batch in progress and its fold
+ *   record 0  (USED, OUTSTANDING, WAITING, RUNNING)       what routers and admission read
+ *   record 1  (W_ROOT, R_HEAD, R_TAIL, PREV_END)          queue roots; end of the previous batch
+ *   record 2  (FOLD_CONTEXT, MIN_LEFT, K, FIRST_END)      the batch in progress
  *   record 3  (RUN_BUCKETS, KV_TIMES, ITL_TIMES, FOLD_N)  histogram runs folds leave unwritten; fold size
- *   record 4.. the fold's residue table: running requests by context mod block size, RES_CAP counts
+ *   record 4  (MIN_COUNT, MIN_BLOCKS, RESIDUES_LO, RESIDUES_HI)
+ *   record 5.. the residue table of folds of more than 8 requests: requests by context mod block
+ *             size, RES_CAP counts
  * End times live apart, four replicas to a vec4 (state.wgsl ends_rec), so that step() finds the
  * next event with one load per four replicas; which replicas are busy is in the lane's masks.
  */
@@ -103,21 +105,25 @@ export const REPLICA_FIELDS = [
   'USED', // KV blocks in use, including those of iterations in progress
   'OUTSTANDING', // waiting + running
   'WAITING', // waiting requests
-  'RUNNING', // running requests
+  'RUNNING', // running requests (not counting those that completed at a batch end not yet settled)
   'W_ROOT', // root of the waiting queue, a skew heap (links are slot + 1, NIL = none)
   'R_HEAD', // running list head and tail
   'R_TAIL',
   'PREV_END', // end of the replica's previous batch: the last token time of its F_RECENT requests
-  'FOLD_CONTEXT', // context tokens of the fold's first iteration
-  'FOLD_MAX_K', // iterations after which the fold's first request completes
+  'FOLD_CONTEXT', // context tokens of the batch's first iteration (the fold's)
+  'MIN_LEFT', // fewest tokens left to generate among the batch's token-producing requests
   'K', // iterations folded into the batch in progress
   'FIRST_END', // end of the batch's first iteration
   'RUN_BUCKETS', // folds' histogram runs not yet written: KV-use bucket << 16 | ITL bucket ...
   'KV_TIMES', // ... and their samples (written when a bucket changes, and when the lane ends)
   'ITL_TIMES',
   'FOLD_N', // requests in the fold's batch
+  'MIN_COUNT', // requests at MIN_LEFT: they complete when the batch ends after MIN_LEFT iterations ...
+  'MIN_BLOCKS', // ... freeing these blocks
+  'RESIDUES_LO', // a fold of up to 8 requests: their contexts mod block size, one byte each (0xff: none)
+  'RESIDUES_HI',
 ] as const;
-export const REPLICA_RESIDUE_RECORD = 4;
+export const REPLICA_RESIDUE_RECORD = 5;
 /** Largest block size the fast-forward residue table holds. */
 export const RES_CAP = 64;
 export const REPLICA_RECORDS = REPLICA_RESIDUE_RECORD + RES_CAP / 4;
