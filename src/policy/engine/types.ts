@@ -47,11 +47,11 @@ export interface AdmissionRule {
   /** Called once per batch formation, after running requests got their steps and before any admission. */
   begin(ctx: BatchContext): void;
   /**
-   * May waiting request j start now with a first step of `tokens` tokens? If so, charges it. A
-   * replica with no running request always admits (the caller checks that first), so no rule can
-   * leave a replica idle with work queued.
+   * May waiting request j start now with a first step of `tokens` tokens? If so, charges it. With
+   * `force` (a replica with no running request: no rule may leave it idle with work queued) it
+   * charges and admits whatever it would have answered.
    */
-  admit(ctx: BatchContext, j: number, tokens: number): boolean;
+  admit(ctx: BatchContext, j: number, tokens: number, force: boolean): boolean;
 }
 
 /**
@@ -79,6 +79,8 @@ export interface SchedulerRules {
   beforeDecode: ((ctx: BatchContext) => void) | null;
   /** Whether a pure-decode iteration may be fast-forwarded while requests wait (docs/semantics.md). */
   foldWithWaiting: boolean;
+  /** Sets request j's own words when it arrives (before its first key). */
+  initRequest: ((t: RequestTable, j: number) => void) | null;
   /** Tokens request j may still generate before its key changes (a fold stops there); null: never. */
   tokensUntilRekey: ((t: RequestTable, j: number) => number) | null;
   /** After request j generated tokens at an iteration end: updates its words; true if its key changed. */
@@ -96,6 +98,7 @@ export const DEFAULT_RULES: SchedulerRules = {
   displaces: null,
   beforeDecode: null,
   foldWithWaiting: true,
+  initRequest: null,
   tokensUntilRekey: null,
   rekeyAfterTokens: null,
   initReplica: null,

@@ -194,6 +194,7 @@ class Simulation {
     this.replicas[r].fold.open = false; // its scheduler must see the new request at its next iteration
     req.status[i] = Status.Waiting;
     req.prefillTarget[i] = prompt;
+    this.rules.initRequest?.(req, i);
     req.setKey(i, this.lane.scheduler.key(req, i, this.trace.arrivalUs[i], this.lane.schedulerParams));
     req.insertSorted(this.replicas[r].waiting, i);
   }
@@ -229,7 +230,8 @@ class Simulation {
     fold.settled = 0;
     rep.batch = batch;
     rep.busy = true;
-    const foldable = this.rules.foldWithWaiting || rep.waiting.length === 0;
+    // Proactive preemption may start once the free blocks shrink, so it folds only with nothing waiting.
+    const foldable = (this.rules.foldWithWaiting && this.rules.displaces === null) || rep.waiting.length === 0;
     if (pureDecode && foldable && this.options.fastForward !== false) {
       // Iterations 2..k repeat iteration 1 with every context one token longer. They start before the
       // next arrival routed here (the only outside event that could change this replica's schedule;

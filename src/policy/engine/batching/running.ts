@@ -25,7 +25,9 @@ export interface RunningOutcome {
 /**
  * Running requests in order each get their next step (a decode token, or the next prompt chunk
  * within `budget`). A step that needs a KV block when none is free preempts the victim, possibly
- * one already scheduled (its tokens return to the budget) or the request itself, which ends the pass.
+ * one already scheduled (its tokens return to the budget) or the request itself, after which the
+ * pass goes on with the next request (vLLM ends its pass there; under its FCFS rule the request is
+ * the last one, so the two agree, and under other rules this never leaves an iteration empty).
  */
 export function scheduleRunning(ctx: BatchContext, budget: number): RunningOutcome {
   const t = ctx.requests;
@@ -50,7 +52,7 @@ export function scheduleRunning(ctx: BatchContext, budget: number): RunningOutco
       budget += ctx.preempt(running[p]);
       if (p < i) i--;
     }
-    if (self) break;
+    if (self) continue; // the next request now sits at position i
     ctx.schedule(j, tokens);
     if (inPrefill) allDecodes = false;
     budget -= tokens;
@@ -80,9 +82,5 @@ export function admissionAllows(ctx: BatchContext, j: number, tokens: number): b
   const rule = ctx.rules.admission;
   if (rule === null) return true;
   // A replica with nothing running admits its head whatever the rule says: no rule may leave it idle.
-  if (ctx.running.length === 0) {
-    rule.admit(ctx, j, tokens);
-    return true;
-  }
-  return rule.admit(ctx, j, tokens);
+  return rule.admit(ctx, j, tokens, ctx.running.length === 0);
 }
