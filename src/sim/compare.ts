@@ -3,8 +3,7 @@
 // both engines and compared field for field.
 import { firstDifference } from '../metrics/record.js';
 import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, type ServingProfile } from '../model/profile.js';
-import { batchingStrategy } from '../policy/engine/batching/index.js';
-import { SCHEDULER_NAMES, engineScheduler } from '../policy/engine/index.js';
+import { SCHEDULER_NAMES, defaultBatching, engineScheduler } from '../policy/engine/index.js';
 import { PREDICTORS } from '../policy/predictor/index.js';
 import { ROUTER_NAMES, router as routerByName } from '../policy/router/index.js';
 import { hasWgslTwin } from '../policy/twins.js';
@@ -66,11 +65,12 @@ function drawPolicyExtras(d: Draws, spec: Job['spec']): void {
 }
 
 /**
- * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin, 1..16 replicas, profile
+ * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin (or every
+ * registered one, `policies: 'all'`, for CPU-only property tests), 1..16 replicas, profile
  * presets with random overrides (small KV caches, small batch limits, block sizes 1..32), rate
  * scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
  */
-export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
+export function randomJobs(trace: Trace, count: number, seed: number, policies: 'gpu' | 'all' = 'gpu'): Job[] {
   const d = new Draws(seed >>> 0);
   const durationS = trace.arrivalUs.length > 0 ? trace.arrivalUs[trace.arrivalUs.length - 1] / 1e6 : 0;
   // A few windows per call so that scaled traces are shared between jobs.
@@ -91,12 +91,11 @@ export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
     }
     return t;
   };
-  const { routers, schedulers } = gpuPolicies();
+  const { routers, schedulers } = policies === 'all' ? { routers: ROUTER_NAMES, schedulers: SCHEDULER_NAMES } : gpuPolicies();
   const jobs: Job[] = [];
   while (jobs.length < count) {
     const scheduler = d.pick(schedulers);
-    const s = engineScheduler(scheduler);
-    const chunked = !batchingStrategy(s.batching(s.params.parse({}))).wholePrompts;
+    const chunked = !defaultBatching(scheduler).wholePrompts;
     const preset = d.pick(PROFILE_NAMES.filter((p) => p !== 'tiny-test' || d.chance(0.3)));
     const base = resolveProfile(preset);
     const overrides: Parameters<typeof resolveProfile>[1] = {};
@@ -189,11 +188,11 @@ export async function compareJobs(
     onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void;
   } = {},
 ): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
-  const { runGpuJobs } = await import('./gpu/engine.js');
+  const { runGpuEngineJobs } = await import('./engine.js');
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;
   let t0 = performance.now();
-  const gpu = await runGpuJobs(jobs, {
+  const gpu = await runGpuEngineJobs(jobs, {
     slotCapacity: opts.slotCapacity,
     retrySlotCapacity: opts.retrySlotCapacity,
     stepsPerDispatch: opts.stepsPerDispatch,

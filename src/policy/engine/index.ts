@@ -1,4 +1,6 @@
 import { ConfigError } from '../../model/profile.js';
+import { batchingStrategy } from './batching/index.js';
+import type { BatchingStrategy } from './batching/types.js';
 import { chunkedPrefill } from './chunked-prefill.js';
 import { larry } from './larry.js';
 import { mlfq } from './mlfq.js';
@@ -29,4 +31,10 @@ export function engineScheduler(name: string): EngineScheduler<any> {
   const found = ENGINE_SCHEDULERS.find((s) => s.name === name);
   if (!found) throw new ConfigError(`unknown scheduler "${name}"; valid: ${SCHEDULER_NAMES.join(', ')}`);
   return found;
+}
+
+/** The batching strategy of a scheduler with its default parameters. */
+export function defaultBatching(name: string): BatchingStrategy {
+  const s = engineScheduler(name);
+  return batchingStrategy(s.batching(s.params.parse({})));
 }

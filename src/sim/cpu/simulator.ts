@@ -383,6 +383,8 @@ class Simulation {
     rep.usedBlocks -= req.blocks[j];
     req.blocks[j] = 0;
     this.outstanding[r]--;
+    // An over-predicted request leaves with predicted tokens it never generated.
+    if (this.tracksPrediction) this.predictedDecodeTokens[r] -= this.predictedLeft(j, 0);
     const output = req.outputTokens[j];
     raw.completed++;
     raw.outputTokens += output;
