@@ -11,6 +11,7 @@ import { simulate, type PerRequestRows } from './sim/cpu/simulator.js';
 import { registerEngineCommands } from './sim/commands.js';
 import { releaseEngines, runJobs } from './sim/engine.js';
 import { registerSweepCommands } from './sweep/commands.js';
+import { registerPaperCommand } from './paper/command.js';
 import type { EngineChoice, Job } from './sim/job.js';
 import { resolveLane, type LaneSpec } from './sim/lane.js';
 import { startProgress } from './report/progress.js';
@@ -202,6 +203,7 @@ export function buildProgram(): Command {
 
   registerEngineCommands(program);
   registerSweepCommands(program);
+  registerPaperCommand(program);
   return program;
 }
 
