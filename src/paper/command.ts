@@ -39,36 +39,28 @@ function claimLines(what: string, comparisons: Comparison[]): string[] {
   });
 }
 
-function engineSection(r: ExperimentResult): string[] {
-  const vsFcfs = r.comparisons.filter((c) => c.baseline === 'vllm-fcfs');
+/** The verdict table per baseline and the claim lines of one experiment. */
+function verdictBlock(candidate: string, comparisons: Comparison[]): string[] {
   return [
-    `## ${r.experiment.title}`,
-    `Report: ${r.report}`,
-    '',
-    'LARRY vs vLLM FCFS, load by load (better/equal/worse for LARRY; percentiles equal within 1%, throughput within 0.5%):',
+    `Verdict per baseline (loads where ${candidate} is better+/worse-):`,
     '```',
-    pointsTable(vsFcfs),
+    verdictTable(comparisons),
     '```',
-    'Verdict per baseline (loads where LARRY is better+/worse-):',
-    '```',
-    verdictTable(r.comparisons),
-    '```',
-    ...claimLines('LARRY beats the baseline', r.comparisons),
+    ...claimLines(`${candidate} beats the baseline`, comparisons),
     '',
   ];
 }
 
-function routerSection(r: ExperimentResult): string[] {
+function section(r: ExperimentResult): string[] {
+  const head = [`## ${r.experiment.title}`, `Report: ${r.report}`, ''];
+  if (r.experiment.part === 'routers') return [...head, ...verdictBlock('SAL', r.comparisons)];
   return [
-    `## ${r.experiment.title}`,
-    `Report: ${r.report}`,
-    '',
-    'Verdict per baseline router and scheduler (loads where SAL is better+/worse-):',
+    ...head,
+    'LARRY vs vLLM FCFS, load by load (better/equal/worse for LARRY; percentiles equal within 1%, throughput within 0.5%):',
     '```',
-    verdictTable(r.comparisons),
+    pointsTable(r.comparisons.filter((c) => c.baseline === 'vllm-fcfs')),
     '```',
-    ...claimLines('SAL beats the baseline', r.comparisons),
-    '',
+    ...verdictBlock('LARRY', r.comparisons),
   ];
 }
 
@@ -112,7 +104,7 @@ export async function runPaper(o: PaperOptions): Promise<{ text: string; markdow
     `${experiments.length} experiments, ${wallS.toFixed(1)} s; engine: ${engineLine || 'all results reused'}. LARRY and SAL are schedlab's own precise readings (docs/policies.md), not the authors' algorithms.`,
     '',
   ];
-  const sections = results.flatMap((r) => (r.experiment.part === 'engine' ? engineSection(r) : routerSection(r)));
+  const sections = results.flatMap(section);
   const text = [...head, ...sections].join('\n');
   const markdown = [text, '# Load-by-load numbers', '', ...results.flatMap(detailSection)].join('\n');
   writeAtomic(join(out, 'verdict.md'), markdown + '\n');
