@@ -108,6 +108,18 @@ describe('sglang', () => {
     expect(runBoth(trace, tinySpec('chunked-prefill')).perRequest!.firstTokenUs[1]).toBe(1800 + 1800);
   });
 
+  it('lowers its reservation as the new-token ratio decays after decode iterations', () => {
+    // Ratio 1.0 at first. R2 (t=100, 8 + 6) needs 14 tokens; at 1800 the 6 free blocks (24 tokens) minus
+    // R1's 11 reserved leave 13: refused. The decode iteration that follows decays the ratio: with one
+    // decay step to a floor of 0 it reaches 0, so at 2800 nothing is reserved and R2 (14 < 20) starts:
+    // first token at 2800 + 1800. With a decay too slow to matter it waits for R1 to finish (12800).
+    const trace = makeTrace([[0, 8, 12], [100, 8, 6]]);
+    const run = (newTokenRatioDecaySteps: number) =>
+      runBoth(trace, tinySpec('sglang', {}, { schedulerParams: { watermarkPermille: 0, initNewTokenRatio: 1, minNewTokenRatioFactor: 0, newTokenRatioDecaySteps } })).perRequest!.firstTokenUs[1];
+    expect(run(1)).toBe(4600);
+    expect(run(1_000_000)).toBe(14600);
+  });
+
   it('runs prefills before decodes, and on a decode shortage retracts the request with the fewest generated tokens', () => {
     // Ratio 0 (no reservation for running requests), retraction frees 4 tokens per remaining request.
     // R1, R2 (t=0, 4 + 10) prefill together (1800 µs), decode once (2800). R3 (t=2500, 4 + 10) fits:
