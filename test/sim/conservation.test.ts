@@ -7,7 +7,7 @@ import { firstDifference, summarizeRaw, type RawMetrics } from '../../src/metric
 import { SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
 import { ROUTER_NAMES } from '../../src/policy/router/index.js';
 import { argminRotating, type Router } from '../../src/policy/router/types.js';
-import { randomJobs } from '../../src/sim/compare.js';
+import { gpuPolicies, randomJobs } from '../../src/sim/compare.js';
 import { simulate, Status, type PerRequestRows } from '../../src/sim/cpu/simulator.js';
 import { resolveLane, type Lane, type LaneSpec } from '../../src/sim/lane.js';
 import { loadTrace } from '../../src/trace/readers.js';
@@ -49,8 +49,11 @@ function expectConserved(t: Trace, lane: Lane, raw: RawMetrics, rows: PerRequest
 }
 
 // Every scheduler behind round-robin and behind a token-aware router, every router in front of
-// vLLM's FCFS and of LARRY: each registered policy is covered without the full cross product.
+// vLLM's FCFS and of LARRY, and every pair the GPU engine runs: each registered policy is covered
+// without the full cross product.
+const { routers: gpuRouters, schedulers: gpuSchedulers } = gpuPolicies();
 const PAIRS = [
+  ...gpuRouters.flatMap((r) => gpuSchedulers.map((s) => [r, s])),
   ...SCHEDULER_NAMES.flatMap((s) => [['round-robin', s], ['sal', s]]),
   ...ROUTER_NAMES.flatMap((r) => [[r, 'vllm-fcfs'], [r, 'larry']]),
 ].filter(([r, s], i, all) => all.findIndex(([r2, s2]) => r2 === r && s2 === s) === i);
