@@ -3,13 +3,15 @@ import { Command, Option } from 'commander';
 import { addTraceOptions, BUNDLED_TRACE, int, jsonObject, positive, prepareTrace, type TraceOptions } from './cli-options.js';
 import { DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, ConfigError, type ProfileOverrides } from './model/profile.js';
 import { summarizeRaw, type MetricsSummary } from './metrics/record.js';
-import { SCHEDULER_NAMES } from './policy/engine/index.js';
+import { defaultBatching, SCHEDULER_NAMES } from './policy/engine/index.js';
+import { DEFAULT_PREDICTOR, PREDICTOR_NAMES } from './policy/predictor/index.js';
 import { ROUTER_NAMES } from './policy/router/index.js';
 import { formatSummaryTable, formatComparison } from './report/table.js';
 import { simulate, type PerRequestRows } from './sim/cpu/simulator.js';
 import { registerEngineCommands } from './sim/commands.js';
 import { releaseEngines, runJobs } from './sim/engine.js';
 import { registerSweepCommands } from './sweep/commands.js';
+import { registerPaperCommand } from './paper/command.js';
 import type { EngineChoice, Job } from './sim/job.js';
 import { resolveLane, type LaneSpec } from './sim/lane.js';
 import { startProgress } from './report/progress.js';
@@ -21,6 +23,8 @@ interface ClusterOptions {
   routerParams?: Record<string, unknown>;
   scheduler: string;
   schedulerParams?: Record<string, unknown>;
+  predictor: string;
+  predictorParams?: Record<string, unknown>;
   profile: string;
   kvBlocks?: number;
   blockSize?: number;
@@ -39,6 +43,8 @@ function addClusterOptions(cmd: Command): Command {
     .option('--router-params <json>', 'router parameters as a JSON object', jsonObject('--router-params'))
     .option('--scheduler <name>', `engine scheduler: ${SCHEDULER_NAMES.join(', ')}`, 'vllm-fcfs')
     .option('--scheduler-params <json>', 'scheduler parameters as a JSON object', jsonObject('--scheduler-params'))
+    .option('--predictor <name>', `output-length predictor for policies that read one: ${PREDICTOR_NAMES.join(', ')}`, DEFAULT_PREDICTOR)
+    .option('--predictor-params <json>', 'predictor parameters as a JSON object', jsonObject('--predictor-params'))
     .option('--profile <name>', `serving profile: ${PROFILE_NAMES.join(', ')} or a .json file`, DEFAULT_PROFILE)
     .option('--kv-blocks <n>', 'override: KV-cache blocks per replica', int('--kv-blocks', 1))
     .option('--block-size <n>', 'override: tokens per KV block', int('--block-size', 1))
@@ -62,6 +68,7 @@ function laneSpec(o: ClusterOptions): LaneSpec {
     replicas: o.replicas,
     router: { name: o.router, params: o.routerParams },
     scheduler: { name: o.scheduler, params: o.schedulerParams },
+    predictor: { name: o.predictor, params: o.predictorParams },
     profile: resolveProfile(o.profile, overrides),
     seed: o.seed,
     slo: { ttftMs: o.sloTtftMs, tpotMs: o.sloTpotMs },
@@ -87,6 +94,7 @@ function publicConfig(spec: LaneSpec, trace: Record<string, unknown>) {
     replicas: lane.replicas,
     router: { name: lane.router.name, params: lane.routerParams },
     scheduler: { name: lane.scheduler.name, params: lane.schedulerParams },
+    predictor: { name: lane.predictor.name, params: lane.predictorParams },
     profile: lane.profile,
     seed: lane.seed,
     slo: lane.slo,
@@ -122,8 +130,14 @@ async function runCommand(o: TraceOptions & ClusterOptions & { json?: boolean; p
   }
 }
 
-/** The pairs the demo compares: today's practice against the alternatives schedlab ships. */
-const DEMO_PAIRS: [string, string][] = ROUTER_NAMES.flatMap((r) => SCHEDULER_NAMES.map((s) => [r, s] as [string, string]));
+/**
+ * The pairs the demo compares: every scheduler behind least-outstanding (today's practice), and
+ * every router in front of vLLM's FCFS and of LARRY.
+ */
+const DEMO_PAIRS: [string, string][] = [
+  ...SCHEDULER_NAMES.map((s) => ['least-outstanding', s] as [string, string]),
+  ...ROUTER_NAMES.filter((r) => r !== 'least-outstanding').flatMap((r) => [[r, 'vllm-fcfs'], [r, 'larry']] as [string, string][]),
+];
 
 async function demoCommand(o: { engine: EngineChoice; json?: boolean; replicas: number; rateScale: number; duration?: number; kvBlocks?: number }) {
   const traceOptions: TraceOptions = { trace: BUNDLED_TRACE, format: 'azure', start: 0, duration: o.duration, rateScale: o.rateScale };
@@ -134,7 +148,7 @@ async function demoCommand(o: { engine: EngineChoice; json?: boolean; replicas: 
       replicas: o.replicas,
       router: { name: router },
       scheduler: { name: scheduler },
-      profile: resolveProfile(DEFAULT_PROFILE, { kvBlocks: o.kvBlocks, maxBatchedTokens: scheduler === 'chunked-prefill' ? 2048 : undefined }),
+      profile: resolveProfile(DEFAULT_PROFILE, { kvBlocks: o.kvBlocks, maxBatchedTokens: defaultBatching(scheduler).wholePrompts ? undefined : 2048 }),
       seed: 0,
     },
   }));
@@ -178,7 +192,7 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('compare every router x scheduler pair on the bundled Azure conversation trace')
+    .description('compare every scheduler (behind least-outstanding) and every router (in front of vllm-fcfs and larry) on the bundled Azure conversation trace')
     .addOption(new Option('--engine <engine>', 'engine').choices(['cpu', 'gpu', 'auto']).default('auto'))
     .option('--replicas <n>', 'replicas', int('--replicas', 1), 4)
     .option('--rate-scale <x>', 'load multiplier', positive('--rate-scale'), 10)
@@ -189,6 +203,7 @@ export function buildProgram(): Command {
 
   registerEngineCommands(program);
   registerSweepCommands(program);
+  registerPaperCommand(program);
   return program;
 }
 

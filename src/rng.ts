@@ -20,4 +20,6 @@ export function draw(seed: number, stream: number, counter: number): number {
 export const Stream = {
   routerFirst: 1,
   routerSecond: 2,
+  /** Output-length prediction error (src/policy/predictor/noisy.ts). */
+  predictor: 3,
 } as const;

@@ -2,6 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SCHEDULER_NAMES } from '../src/policy/engine/index.js';
+import { PREDICTOR_NAMES } from '../src/policy/predictor/index.js';
+import { ROUTER_NAMES } from '../src/policy/router/index.js';
 import { cli } from './cli-helper.js';
 
 describe('schedlab run', () => {
@@ -44,6 +47,12 @@ describe('schedlab run', () => {
     const s = await cli('run', '--scheduler', 'fifo');
     expect(s.code).toBe(2);
     expect(s.err).toContain('vllm-fcfs, chunked-prefill, sjf');
+    // Every registered name is listed, new ones included.
+    expect(r.err).toContain(ROUTER_NAMES.join(', '));
+    expect(s.err).toContain(SCHEDULER_NAMES.join(', '));
+    const p = await cli('run', '--predictor', 'psychic');
+    expect(p.code).toBe(2);
+    expect(p.err).toContain(PREDICTOR_NAMES.join(', '));
   });
 
   it('exits 2 naming the file and line of a malformed trace row', async () => {
@@ -72,12 +81,16 @@ describe('schedlab run', () => {
 });
 
 describe('schedlab demo', () => {
-  it('compares every router x scheduler pair on the bundled trace', async () => {
+  it('compares every scheduler behind least-outstanding and every router in front of vllm-fcfs and larry', async () => {
     const { code, out } = await cli('demo', '--duration', '60', '--engine', 'cpu', '--json');
     expect(code).toBe(0);
     const r = JSON.parse(out);
-    expect(r.rows).toHaveLength(15);
-    expect(new Set(r.rows.map((x: { router: string; scheduler: string }) => `${x.router}/${x.scheduler}`)).size).toBe(15);
+    // Derived from the registries (the demo once ran every pair: 15 when there were 5 routers x 3 schedulers).
+    const pairs = SCHEDULER_NAMES.length + 2 * (ROUTER_NAMES.length - 1);
+    expect(r.rows).toHaveLength(pairs);
+    expect(new Set(r.rows.map((x: { router: string; scheduler: string }) => `${x.router}/${x.scheduler}`)).size).toBe(pairs);
+    for (const s of SCHEDULER_NAMES) expect(r.rows.some((x: { router: string; scheduler: string }) => x.scheduler === s)).toBe(true);
+    for (const name of ROUTER_NAMES) expect(r.rows.some((x: { router: string; scheduler: string }) => x.router === name)).toBe(true);
     expect(r.backend.engine).toBe('cpu');
     for (const row of r.rows) expect(row.summary.completed + row.summary.rejected).toBe(r.trace.requests);
   });

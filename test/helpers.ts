@@ -1,5 +1,8 @@
+import { expect } from 'vitest';
+import { firstDifference } from '../src/metrics/record.js';
 import { resolveProfile, type ProfileOverrides } from '../src/model/profile.js';
-import type { LaneSpec } from '../src/sim/lane.js';
+import { simulate } from '../src/sim/cpu/simulator.js';
+import { resolveLane, type LaneSpec } from '../src/sim/lane.js';
 import type { Trace } from '../src/trace/trace.js';
 
 /** A trace from [arrivalUs, prompt, output] rows. */
@@ -27,4 +30,13 @@ export function tinySpec(
     seed: 0,
     ...extra,
   };
+}
+
+/** Runs a lane with fast-forward (checking every invariant) and without, expects identical records, returns the first with per-request rows. */
+export function runBoth(trace: Trace, spec: LaneSpec) {
+  const lane = resolveLane(spec);
+  const fast = simulate(trace, lane, { perRequest: true, checkInvariants: true });
+  const slow = simulate(trace, lane, { fastForward: false, checkInvariants: true });
+  expect(firstDifference(fast.raw, slow.raw)).toBeNull();
+  return fast;
 }

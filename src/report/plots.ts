@@ -137,16 +137,38 @@ export async function buildPlots(rows: Row[]): Promise<Plot[]> {
   });
 
   plots.push({
-    id: 'preemption',
-    title: 'Preemption rate vs load',
-    caption: `Preemptions (recomputations) per 1000 requests.${aggNote}`,
+    id: 'throughput-vs-load',
+    title: 'Throughput vs load',
+    caption: `Output tokens per second over the makespan (the last completion): equal across policies below saturation, where every request completes as it arrives.${aggNote}`,
     svg: await renderSvg({
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       data: { values: data },
       width: 640,
       height: 260,
       mark: { type: 'line', point: true },
-      encoding: { x: xLoad, y: { aggregate: agg, field: 'preemptions_per_1k_requests', type: 'quantitative', title: 'preemptions per 1000 requests' }, color: policyColor(policies) },
+      encoding: { x: xLoad, y: { aggregate: agg, field: 'throughput_output_tokens_per_s', type: 'quantitative', title: 'output tokens/s' }, color: policyColor(policies) },
+    } as TopLevelSpec),
+  });
+
+  plots.push({
+    id: 'preemption',
+    title: 'Preemption rate and share of requests preempted vs load',
+    caption: `Left: preemptions (recomputations) per 1000 requests. Right: share of requests preempted at least once.${aggNote}`,
+    svg: await renderSvg({
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      data: { values: data },
+      transform: [
+        { fold: ['preemptions_per_1k_requests', 'preempted_fraction'], as: ['metric', 'value'] },
+        { calculate: "datum.metric === 'preempted_fraction' ? 'share of requests preempted' : 'preemptions per 1000 requests'", as: 'metric_title' },
+      ],
+      facet: { field: 'metric_title', type: 'nominal', title: null, sort: ['preemptions per 1000 requests', 'share of requests preempted'] },
+      spec: {
+        width: 320,
+        height: 220,
+        mark: { type: 'line', point: true },
+        encoding: { x: xLoad, y: { aggregate: agg, field: 'value', type: 'quantitative', title: null }, color: policyColor(policies) },
+      },
+      resolve: { scale: { y: 'independent' } },
     } as TopLevelSpec),
   });
 

@@ -3,8 +3,10 @@
 // both engines and compared field for field.
 import { firstDifference } from '../metrics/record.js';
 import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, type ServingProfile } from '../model/profile.js';
-import { SCHEDULER_NAMES, engineScheduler } from '../policy/engine/index.js';
-import { ROUTER_NAMES } from '../policy/router/index.js';
+import { SCHEDULER_NAMES, defaultBatching, engineScheduler } from '../policy/engine/index.js';
+import { PREDICTORS } from '../policy/predictor/index.js';
+import { ROUTER_NAMES, router as routerByName } from '../policy/router/index.js';
+import { hasWgslTwin } from '../policy/twins.js';
 import { draw } from '../rng.js';
 import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
@@ -39,12 +41,36 @@ function quantise(trace: Trace, quantumUs: number): Trace {
   };
 }
 
+/** The routers and schedulers the GPU engine can run: those with a WGSL twin (src/policy/twins.ts). */
+export function gpuPolicies(): { routers: string[]; schedulers: string[] } {
+  return {
+    routers: ROUTER_NAMES.filter((r) => hasWgslTwin('router', r)),
+    schedulers: SCHEDULER_NAMES.filter((s) => hasWgslTwin('scheduler', s)),
+  };
+}
+
 /**
- * `count` random jobs over windows of `trace`: every router and scheduler, 1..16 replicas, profile
+ * Draws for the parameters and predictor of a policy that declares parameter samples or reads
+ * predictions; none for the others, so their draws stay what they were before such policies existed.
+ */
+function drawPolicyExtras(d: Draws, spec: Job['spec']): void {
+  const s = engineScheduler(spec.scheduler.name);
+  const r = routerByName(spec.router.name);
+  if (s.samples) spec.scheduler.params = { ...spec.scheduler.params, ...d.pick(s.samples) };
+  if (r.samples) spec.router.params = { ...spec.router.params, ...d.pick(r.samples) };
+  if (s.usesPrediction || r.usesPrediction) {
+    const p = d.pick(PREDICTORS);
+    spec.predictor = { name: p.name, params: p.samples ? d.pick(p.samples) : {} };
+  }
+}
+
+/**
+ * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin (or every
+ * registered one, `policies: 'all'`, for CPU-only property tests), 1..16 replicas, profile
  * presets with random overrides (small KV caches, small batch limits, block sizes 1..32), rate
  * scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
  */
-export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
+export function randomJobs(trace: Trace, count: number, seed: number, policies: 'gpu' | 'all' = 'gpu'): Job[] {
   const d = new Draws(seed >>> 0);
   const durationS = trace.arrivalUs.length > 0 ? trace.arrivalUs[trace.arrivalUs.length - 1] / 1e6 : 0;
   // A few windows per call so that scaled traces are shared between jobs.
@@ -65,10 +91,11 @@ export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
     }
     return t;
   };
+  const { routers, schedulers } = policies === 'all' ? { routers: ROUTER_NAMES, schedulers: SCHEDULER_NAMES } : gpuPolicies();
   const jobs: Job[] = [];
   while (jobs.length < count) {
-    const scheduler = d.pick(SCHEDULER_NAMES);
-    const chunked = engineScheduler(scheduler).batching === 'chunked';
+    const scheduler = d.pick(schedulers);
+    const chunked = !defaultBatching(scheduler).wholePrompts;
     const preset = d.pick(PROFILE_NAMES.filter((p) => p !== 'tiny-test' || d.chance(0.3)));
     const base = resolveProfile(preset);
     const overrides: Parameters<typeof resolveProfile>[1] = {};
@@ -102,12 +129,13 @@ export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
     const replicas = d.chance(0.3) ? d.int(1, 3) : d.int(1, 16);
     const spec: Job['spec'] = {
       replicas,
-      router: { name: d.pick(ROUTER_NAMES) },
+      router: { name: d.pick(routers) },
       scheduler: { name: scheduler, params: d.chance(0.5) ? { watermarkPermille: d.pick([0, 1, 10, 50, 200]) } : {} },
       profile,
       seed: d.u32(),
       slo: { ttftMs: d.pick([50, 250, 1000, 2000, 10_000]), tpotMs: d.pick([10, 30.5, 100, 500]) },
     };
+    drawPolicyExtras(d, spec);
     try {
       resolveLane(spec);
     } catch (e) {
@@ -120,7 +148,7 @@ export function randomJobs(trace: Trace, count: number, seed: number): Job[] {
 }
 
 /**
- * The benchmark's lanes: a grid of every router x scheduler, then rate scales 1, 2, 4, then
+ * The benchmark's lanes: a grid of every router x scheduler with a WGSL twin, then rate scales 1, 2, 4, then
  * 2, 4, 8 replicas (or `replicas` for all), then seeds, over one base trace on the default
  * profile. Jobs with the same rate scale share one Trace object (and its rows on the GPU).
  */
@@ -128,11 +156,12 @@ export function gridJobs(base: Trace, count: number, fixed: { replicas?: number 
   const scales = [1, 2, 4];
   const traces = scales.map((s) => scaleTrace(base, s));
   const profile = resolveProfile(DEFAULT_PROFILE);
+  const { routers, schedulers } = gpuPolicies();
   const jobs: Job[] = [];
   for (let i = 0; jobs.length < count; i++) {
-    const router = ROUTER_NAMES[i % ROUTER_NAMES.length];
-    const scheduler = SCHEDULER_NAMES[Math.floor(i / ROUTER_NAMES.length) % SCHEDULER_NAMES.length];
-    const k = Math.floor(i / (ROUTER_NAMES.length * SCHEDULER_NAMES.length));
+    const router = routers[i % routers.length];
+    const scheduler = schedulers[Math.floor(i / routers.length) % schedulers.length];
+    const k = Math.floor(i / (routers.length * schedulers.length));
     const replicas = fixed.replicas ?? [2, 4, 8][Math.floor(k / scales.length) % 3];
     jobs.push({ trace: traces[k % scales.length], spec: { replicas, router: { name: router }, scheduler: { name: scheduler }, profile, seed: k } });
   }
@@ -159,11 +188,11 @@ export async function compareJobs(
     onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void;
   } = {},
 ): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
-  const { runGpuJobs } = await import('./gpu/engine.js');
+  const { runGpuEngineJobs } = await import('./engine.js');
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;
   let t0 = performance.now();
-  const gpu = await runGpuJobs(jobs, {
+  const gpu = await runGpuEngineJobs(jobs, {
     slotCapacity: opts.slotCapacity,
     retrySlotCapacity: opts.retrySlotCapacity,
     stepsPerDispatch: opts.stepsPerDispatch,

@@ -1,8 +1,12 @@
 // One lane = one cluster configuration run over one (already windowed and scaled) trace.
 import { z } from 'zod';
 import { checkIterationBound, ConfigError, type ServingProfile } from '../model/profile.js';
+import { batchingStrategy } from '../policy/engine/batching/index.js';
+import type { BatchingStrategy } from '../policy/engine/batching/types.js';
 import { engineScheduler } from '../policy/engine/index.js';
 import type { EngineScheduler } from '../policy/engine/types.js';
+import { DEFAULT_PREDICTOR, predictor as predictorByName } from '../policy/predictor/index.js';
+import type { Predictor } from '../policy/predictor/types.js';
 import { router } from '../policy/router/index.js';
 import type { Router } from '../policy/router/types.js';
 
@@ -17,6 +21,8 @@ export interface LaneSpec {
   replicas: number;
   router: { name: string; params?: Record<string, unknown> };
   scheduler: { name: string; params?: Record<string, unknown> };
+  /** Output-length predictor for the policies that read predictions (default oracle). */
+  predictor?: { name: string; params?: Record<string, unknown> };
   profile: ServingProfile;
   seed: number;
   slo?: SloTarget;
@@ -29,6 +35,10 @@ export interface Lane {
   routerParams: Record<string, unknown>;
   scheduler: EngineScheduler;
   schedulerParams: { watermarkPermille: number } & Record<string, unknown>;
+  /** The scheduler's batching strategy for these parameters. */
+  batching: BatchingStrategy;
+  predictor: Predictor<any>;
+  predictorParams: Record<string, unknown>;
   profile: ServingProfile;
   seed: number;
   slo: SloTarget;
@@ -58,17 +68,20 @@ export function resolveLane(spec: LaneSpec): Lane {
   const r = router(spec.router.name);
   const s = engineScheduler(spec.scheduler.name);
   const routerParams = parseParams(r.params, spec.router.params, `router ${r.name}`) as Record<string, unknown>;
-  const schedulerParams = parseParams(s.params, spec.scheduler.params, `scheduler ${s.name}`);
+  const schedulerParams = parseParams(s.params, spec.scheduler.params, `scheduler ${s.name}`) as Lane['schedulerParams'];
+  const batching = batchingStrategy(s.batching(schedulerParams));
+  const p = predictorByName(spec.predictor?.name ?? DEFAULT_PREDICTOR);
+  const predictorParams = parseParams(p.params, spec.predictor?.params, `predictor ${p.name}`) as Record<string, unknown>;
   const profile = spec.profile;
-  if (s.batching === 'prefill-first' && profile.maxBatchedTokens < profile.maxModelLen) {
+  if (batching.wholePrompts && profile.maxBatchedTokens < profile.maxModelLen) {
     throw new ConfigError(
       `scheduler ${s.name} prefills whole prompts, so maxBatchedTokens (${profile.maxBatchedTokens}) must be at least ` +
-        `maxModelLen (${profile.maxModelLen}), as vLLM requires without chunked prefill; use chunked-prefill or raise --max-batched-tokens`,
+        `maxModelLen (${profile.maxModelLen}), as vLLM requires without chunked prefill; use a chunked scheduler or raise --max-batched-tokens`,
     );
   }
   checkIterationBound(profile);
   const slo = spec.slo ?? DEFAULT_SLO;
   if (!(slo.ttftMs > 0) || !(slo.tpotMs > 0)) throw new ConfigError('SLO targets must be positive milliseconds');
   const watermarkBlocks = Math.floor((profile.kvBlocks * schedulerParams.watermarkPermille) / 1000);
-  return { replicas: spec.replicas, router: r, routerParams, scheduler: s, schedulerParams, profile, seed: spec.seed, slo, watermarkBlocks };
+  return { replicas: spec.replicas, router: r, routerParams, scheduler: s, schedulerParams, batching, predictor: p, predictorParams, profile, seed: spec.seed, slo, watermarkBlocks };
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, resolveProfile, type ProfileOverrides, type ServingProfile } from '../model/profile.js';
 import { engineScheduler } from '../policy/engine/index.js';
+import { predictor as predictorByName } from '../policy/predictor/index.js';
 import { router as routerByName } from '../policy/router/index.js';
 import { draw } from '../rng.js';
 import { resolveLane, type LaneSpec } from '../sim/lane.js';
@@ -224,7 +225,7 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
     profile = { ...resolveProfile(profileName, overrides), name: String(values.profile) };
     profileCache.set(profileKey, profile);
   }
-  const policyParams = (prefix: 'router' | 'scheduler', accepts: Set<string>) => {
+  const policyParams = (prefix: 'router' | 'scheduler' | 'predictor', accepts: Set<string>) => {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(values)) {
       if (k.startsWith(`${prefix}.`) && accepts.has(k.slice(prefix.length + 1))) out[k.slice(prefix.length + 1)] = v;
@@ -234,10 +235,12 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
   const shapeKeys = (schema: unknown) => new Set(Object.keys((schema as { shape?: object }).shape ?? {}));
   const r = routerByName(String(values.router));
   const s = engineScheduler(String(values.scheduler));
+  const pr = predictorByName(String(values.predictor));
   const lane: LaneSpec = {
     replicas: values.replicas as number,
     router: { name: r.name, params: policyParams('router', shapeKeys(r.params)) },
     scheduler: { name: s.name, params: policyParams('scheduler', shapeKeys(s.params)) },
+    predictor: { name: pr.name, params: policyParams('predictor', shapeKeys(pr.params)) },
     profile,
     seed: values.seed as number,
     slo: { ttftMs: values['slo.ttftMs'] as number, tpotMs: values['slo.tpotMs'] as number },
@@ -246,6 +249,7 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
   // Store the defaulted parameters so the record says exactly what ran.
   lane.router.params = resolved.routerParams;
   lane.scheduler.params = resolved.schedulerParams;
+  lane.predictor!.params = resolved.predictorParams;
   const columns: Record<string, Value> = {};
   for (const p of params) {
     switch (p.key) {
@@ -256,6 +260,7 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
       case 'replicas': columns[p.column] = lane.replicas; break;
       case 'router': columns[p.column] = r.name; break;
       case 'scheduler': columns[p.column] = s.name; break;
+      case 'predictor': columns[p.column] = pr.name; break;
       case 'profile': columns[p.column] = String(values.profile); break;
       case 'profile.kvBlocks': columns[p.column] = profile.kvBlocks; break;
       case 'profile.blockSize': columns[p.column] = profile.blockSize; break;
@@ -271,15 +276,17 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
       case 'slo.tpotMs': columns[p.column] = lane.slo!.tpotMs; break;
       default: {
         const [prefix, name] = p.key.split('.', 2);
-        const chosen = prefix === 'router' ? resolved.routerParams : resolved.schedulerParams;
+        const chosen = prefix === 'router' ? resolved.routerParams : prefix === 'predictor' ? resolved.predictorParams : resolved.schedulerParams;
         const v = (chosen as Record<string, unknown>)[name];
         columns[p.column] = v === undefined ? null : (v as Value);
       }
     }
   }
+  // The predictor changes nothing for policies that read no prediction: leave it out of their id.
+  const predicts = s.usesPrediction === true || r.usesPrediction === true;
   const id = hashOf({
     trace: { path: trace.path, format: trace.format, skipBadRows: trace.skipBadRows, startS: trace.startS, durationS: trace.durationS, rateScale: trace.rateScale },
-    lane: { ...lane, profile: { ...profile, source: undefined, model: undefined, gpu: undefined } },
+    lane: { ...lane, predictor: predicts ? lane.predictor : undefined, profile: { ...profile, source: undefined, model: undefined, gpu: undefined } },
   });
   return { index, id, trace, lane, columns };
 }

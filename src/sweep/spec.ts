@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES } from '../model/profile.js';
 import { ENGINE_SCHEDULERS, SCHEDULER_NAMES } from '../policy/engine/index.js';
+import { DEFAULT_PREDICTOR, PREDICTORS, PREDICTOR_NAMES } from '../policy/predictor/index.js';
 import { ROUTERS, ROUTER_NAMES } from '../policy/router/index.js';
 import { MAX_REPLICAS } from '../sim/lane.js';
 import { TRACE_FORMATS } from '../trace/readers.js';
@@ -33,7 +34,7 @@ function def(key: string, kind: ParamDef['kind'], schema: z.ZodType<Value>, doc:
   return { key, column, kind, numeric: kind === 'int' || kind === 'float', schema, doc };
 }
 
-function policyParamDefs(prefix: 'router' | 'scheduler', policies: readonly { name: string; params: z.ZodType<unknown> }[]): ParamDef[] {
+function policyParamDefs(prefix: 'router' | 'scheduler' | 'predictor', policies: readonly { name: string; params: z.ZodType<unknown> }[]): ParamDef[] {
   const seen = new Map<string, ParamDef>();
   for (const p of policies) {
     const shape = (p.params as unknown as { shape?: Record<string, z.ZodType> }).shape ?? {};
@@ -61,6 +62,8 @@ export function paramDefs(traceNames: string[] = []): ParamDef[] {
     ...policyParamDefs('router', ROUTERS),
     def('scheduler', 'string', z.enum(SCHEDULER_NAMES as [string, ...string[]]), 'engine scheduler name'),
     ...policyParamDefs('scheduler', ENGINE_SCHEDULERS),
+    def('predictor', 'string', z.enum(PREDICTOR_NAMES as [string, ...string[]]), 'output-length predictor for the policies that read predictions'),
+    ...policyParamDefs('predictor', PREDICTORS),
     def(
       'profile',
       'string',
@@ -89,6 +92,7 @@ export const DEFAULTS: Record<string, Value> = {
   replicas: 1,
   router: 'round-robin',
   scheduler: 'vllm-fcfs',
+  predictor: DEFAULT_PREDICTOR,
   profile: DEFAULT_PROFILE,
   seed: 0,
   'slo.ttftMs': 2000,

@@ -36,8 +36,8 @@ grid:
 describe('sweep report', () => {
   it('is one self-contained HTML file with inline SVG plots and no network references', () => {
     const html = readFileSync(reportPath, 'utf8');
-    expect(html.match(/<svg[^>]*class="marks"/g)).toHaveLength(4);
-    for (const id of ['latency-vs-load', 'pareto', 'preemption', 'kv-utilisation', 'table']) expect(html).toContain(`id="${id}"`);
+    expect(html.match(/<svg[^>]*class="marks"/g)).toHaveLength(5);
+    for (const id of ['latency-vs-load', 'pareto', 'throughput-vs-load', 'preemption', 'kv-utilisation', 'table']) expect(html).toContain(`id="${id}"`);
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i);
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
   });
@@ -59,8 +59,8 @@ describe('sweep report', () => {
       await page.goto(pathToFileURL(reportPath).href, { waitUntil: 'load' });
       expect(await page.title()).toContain('report-test');
       const svgs = page.locator('figure svg.marks');
-      expect(await svgs.count()).toBe(4);
-      for (let i = 0; i < 4; i++) {
+      expect(await svgs.count()).toBe(5);
+      for (let i = 0; i < 5; i++) {
         const box = await svgs.nth(i).boundingBox();
         expect(box!.width).toBeGreaterThan(200);
         expect(box!.height).toBeGreaterThan(150);

@@ -1,17 +1,7 @@
 // Timelines worked out by hand on the tiny-test profile: 1 ms per iteration + 0.1 ms per prefill token.
 import { describe, expect, it } from 'vitest';
-import { simulate, Status } from '../../src/sim/cpu/simulator.js';
-import { resolveLane } from '../../src/sim/lane.js';
-import { firstDifference } from '../../src/metrics/record.js';
-import { makeTrace, tinySpec } from '../helpers.js';
-
-function runBoth(trace: ReturnType<typeof makeTrace>, spec: ReturnType<typeof tinySpec>) {
-  const lane = resolveLane(spec);
-  const fast = simulate(trace, lane, { perRequest: true, checkInvariants: true });
-  const slow = simulate(trace, lane, { fastForward: false, checkInvariants: true });
-  expect(firstDifference(fast.raw, slow.raw)).toBeNull();
-  return fast;
-}
+import { Status } from '../../src/sim/cpu/simulator.js';
+import { makeTrace, runBoth, tinySpec } from '../helpers.js';
 
 describe('vllm-fcfs', () => {
   it('prefills, then decodes one token per iteration', () => {

@@ -12,7 +12,7 @@ const params = z.object({ watermarkPermille: watermarkPermille(0) }).strict();
 export const chunkedPrefill: EngineScheduler<z.infer<typeof params>> = {
   name: 'chunked-prefill',
   summary: 'vLLM v1 / Sarathi-Serve: token budget per iteration, decodes first, prompts chunked',
-  batching: 'chunked',
+  batching: () => 'chunked',
   params,
-  priorityKey: () => 0,
+  key: () => 0n,
 };

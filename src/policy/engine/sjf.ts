@@ -12,7 +12,7 @@ const params = z.object({ watermarkPermille: watermarkPermille(10) }).strict();
 export const sjf: EngineScheduler<z.infer<typeof params>> = {
   name: 'sjf',
   summary: 'shortest prompt first (known lengths), prefill-first batching, preempt the longest',
-  batching: 'prefill-first',
+  batching: () => 'prefill-first',
   params,
-  priorityKey: (request) => request.promptTokens,
+  key: (t, j) => BigInt(t.promptTokens[j]),
 };

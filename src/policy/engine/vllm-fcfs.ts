@@ -12,7 +12,7 @@ const params = z.object({ watermarkPermille: watermarkPermille(10) }).strict();
 export const vllmFcfs: EngineScheduler<z.infer<typeof params>> = {
   name: 'vllm-fcfs',
   summary: 'vLLM v0 FCFS: whole-prompt prefills first, recompute-preempt the newest on KV exhaustion',
-  batching: 'prefill-first',
+  batching: () => 'prefill-first',
   params,
-  priorityKey: () => 0,
+  key: () => 0n,
 };

@@ -1,12 +1,15 @@
 import { ConfigError } from '../../model/profile.js';
+import { kvJsq } from './kv-jsq.js';
 import { leastKv } from './least-kv.js';
 import { leastOutstanding } from './least-outstanding.js';
 import { powerOfTwo } from './power-of-two.js';
 import { random } from './random.js';
 import { roundRobin } from './round-robin.js';
+import { sal } from './sal.js';
+import { tokenJsq } from './token-jsq.js';
 import type { Router } from './types.js';
 
-export const ROUTERS: readonly Router<any>[] = [roundRobin, random, leastOutstanding, powerOfTwo, leastKv];
+export const ROUTERS: readonly Router<any>[] = [roundRobin, random, leastOutstanding, powerOfTwo, leastKv, tokenJsq, kvJsq, sal];
 export const ROUTER_NAMES = ROUTERS.map((r) => r.name);
 
 export function router(name: string): Router<any> {

@@ -1,7 +1,11 @@
 import type { z } from 'zod';
 import type { RequestShape } from '../engine/types.js';
 
-/** What a router sees of the cluster at a request's arrival instant (after same-instant iteration ends). */
+/**
+ * What a router sees of the cluster at a request's arrival instant (after same-instant iteration
+ * ends). Every per-replica view is kept event by event (never recounted by a scan) and checked
+ * against a recount in the invariant tests (docs/semantics.md, INV-3).
+ */
 export interface ClusterView {
   replicas: number;
   /** Requests routed to the replica and not finished: waiting plus running. */
@@ -12,6 +16,14 @@ export interface ClusterView {
   queuedPrefillTokens: ArrayLike<number>;
   /** Output tokens still to generate by outstanding requests (an oracle view: trace lengths are known). */
   remainingDecodeTokens: ArrayLike<number>;
+  /**
+   * Sum over outstanding requests of max(predicted - generated, 0): remainingDecodeTokens as the
+   * lane's predictor sees it. Kept only for routers that declare usesPrediction (zeros otherwise).
+   */
+  predictedDecodeTokens: ArrayLike<number>;
+  /** KV blocks per replica and tokens per block (the lane's profile). */
+  kvBlocks: number;
+  blockSize: number;
   /** Requests routed so far (rejected ones are not routed). */
   routed: number;
 }
@@ -20,6 +32,10 @@ export interface Router<P = Record<string, never>> {
   name: string;
   summary: string;
   params: z.ZodType<P>;
+  /** Parameter sets the GPU differential test draws from (src/sim/compare.ts), once the router has a twin. */
+  samples?: readonly Record<string, unknown>[];
+  /** Reads predictedDecodeTokens (the simulator keeps that view only then). */
+  usesPrediction?: boolean;
   route(view: ClusterView, request: RequestShape, seed: number, params: P): number;
 }
 

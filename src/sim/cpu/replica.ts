@@ -1,0 +1,49 @@
+// One replica's state in the CPU reference: its queues, KV use, the iteration in progress and its
+// fast-forward fold, and the scheduler's own u32 fields.
+
+/** What one iteration (or one fast-forwarded run of identical decode iterations) does. */
+export interface Batch {
+  requests: number[];
+  tokens: number[]; // tokens processed per request in one iteration
+  producesToken: boolean[];
+  /** Identical iterations folded into this one (1 = no fast-forward). */
+  iterations: number;
+  firstEndUs: number;
+}
+
+export const emptyBatch = (): Batch => ({ requests: [], tokens: [], producesToken: [], iterations: 1, firstEndUs: 0 });
+
+/**
+ * A fast-forwarded run of decode iterations that later arrivals may lengthen. It holds the
+ * iterations that start before the lane's next arrival; when that arrival goes to another replica,
+ * nothing this replica's scheduler sees has changed, so the run goes on to the arrival after it.
+ */
+export interface Fold {
+  /** Still lengthened at arrivals (false once an arrival is routed here, a completion or a block shortage ends it). */
+  open: boolean;
+  /** Context tokens of the batch's first iteration, summed over its requests. */
+  contextTokens: number;
+  /** Iterations after which the first request completes or changes its key. */
+  maxK: number;
+  /** Requests by context length mod block size, at the first iteration. */
+  residues: Int32Array;
+  /** Iterations already taken off the decode views (ended before a routing instant). */
+  settled: number;
+}
+
+export class Replica {
+  waiting: number[] = []; // sorted by (key, request index)
+  running: number[] = []; // in the scheduler's running order
+  usedBlocks = 0;
+  busy = false;
+  endUs = 0;
+  batch: Batch = emptyBatch();
+  fold: Fold;
+  constructor(
+    blockSize: number,
+    /** The scheduler's u32 fields of this replica. */
+    readonly words: Uint32Array,
+  ) {
+    this.fold = { open: false, contextTokens: 0, maxK: 0, residues: new Int32Array(blockSize), settled: 0 };
+  }
+}

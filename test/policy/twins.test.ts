@@ -1,0 +1,42 @@
+// Policies without a WGSL twin stay off the GPU engine: the differential draw skips them and the
+// engine runs their lanes on the CPU reference, saying why.
+import { describe, expect, it } from 'vitest';
+import { SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
+import { ROUTER_NAMES } from '../../src/policy/router/index.js';
+import { hasWgslTwin } from '../../src/policy/twins.js';
+import { gpuPolicies, gridJobs, randomJobs } from '../../src/sim/compare.js';
+import { missingTwin } from '../../src/sim/engine.js';
+import { loadTrace } from '../../src/trace/readers.js';
+import { windowTrace } from '../../src/trace/trace.js';
+import { tinySpec } from '../helpers.js';
+
+const trace = windowTrace(loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname), 0, 120);
+
+describe('WGSL twins', () => {
+  it('are found beside the TypeScript modules', () => {
+    for (const s of ['vllm-fcfs', 'chunked-prefill', 'sjf']) expect(hasWgslTwin('scheduler', s)).toBe(true);
+    expect(hasWgslTwin('router', 'least-kv')).toBe(true);
+    expect(hasWgslTwin('scheduler', 'no-such-scheduler')).toBe(false);
+  });
+
+  it('decide what the GPU differential test and the benchmark grid draw', () => {
+    const { routers, schedulers } = gpuPolicies();
+    expect(routers).toEqual(ROUTER_NAMES.filter((r) => hasWgslTwin('router', r)));
+    expect(schedulers).toEqual(SCHEDULER_NAMES.filter((s) => hasWgslTwin('scheduler', s)));
+    for (const job of [...randomJobs(trace, 60, 3), ...gridJobs(trace, 60)]) {
+      expect(routers).toContain(job.spec.router.name);
+      expect(schedulers).toContain(job.spec.scheduler.name);
+    }
+  });
+
+  it('send a lane to the CPU reference with the reason when its router or scheduler has none', () => {
+    const job = (router: string, scheduler: string) => ({ trace, spec: { ...tinySpec(scheduler), router: { name: router } } });
+    expect(missingTwin(job('round-robin', 'vllm-fcfs'))).toBeNull();
+    for (const s of SCHEDULER_NAMES.filter((n) => !hasWgslTwin('scheduler', n))) {
+      expect(missingTwin(job('round-robin', s))).toBe(`scheduler ${s} has no WGSL twin yet`);
+    }
+    for (const r of ROUTER_NAMES.filter((n) => !hasWgslTwin('router', n))) {
+      expect(missingTwin(job(r, 'vllm-fcfs'))).toBe(`router ${r} has no WGSL twin yet`);
+    }
+  });
+});
