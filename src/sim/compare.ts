@@ -188,11 +188,11 @@ export async function compareJobs(
     onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void;
   } = {},
 ): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
-  const { runGpuEngineJobs } = await import('./engine.js');
+  const { runGpuJobs } = await import('./gpu/engine.js');
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;
   let t0 = performance.now();
-  const gpu = await runGpuEngineJobs(jobs, {
+  const gpu = await runGpuJobs(jobs, {
     slotCapacity: opts.slotCapacity,
     retrySlotCapacity: opts.retrySlotCapacity,
     stepsPerDispatch: opts.stepsPerDispatch,

@@ -3,9 +3,7 @@
 // reference on worker threads; auto runs the GPU engine on a hardware adapter and the CPU
 // reference otherwise, saying why (on a software adapter the CPU reference is the faster of the
 // two: docs/benchmarks.md).
-import { hasWgslTwin } from '../policy/twins.js';
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
-import type { GpuRunOptions } from './gpu/engine.js';
 import type { BackendInfo, EngineChoice, Job, JobResult, RunOptions } from './job.js';
 
 let gpuLoaded = false;
@@ -41,61 +39,13 @@ export async function chooseEngine(choice: EngineChoice): Promise<{ engine: 'cpu
   }
 }
 
-/** Why the GPU engine cannot run a job's policies (a router or scheduler without a WGSL twin), or null. */
-export function missingTwin(job: Job): string | null {
-  if (!hasWgslTwin('scheduler', job.spec.scheduler.name)) return `scheduler ${job.spec.scheduler.name} has no WGSL twin yet`;
-  if (!hasWgslTwin('router', job.spec.router.name)) return `router ${job.spec.router.name} has no WGSL twin yet`;
-  return null;
-}
-
-/**
- * The GPU engine on the jobs whose policies have WGSL twins; the others run on the CPU reference,
- * each result saying why (as lanes the GPU engine hands back do).
- */
-export async function runGpuEngineJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
-  const gpu = await import('./gpu/engine.js');
-  const reasons = jobs.map(missingTwin);
-  const onGpu = jobs.flatMap((job, i) => (reasons[i] === null ? [i] : []));
-  if (onGpu.length === jobs.length) return gpu.runGpuJobs(jobs, opts);
-  const onCpu = jobs.flatMap((job, i) => (reasons[i] === null ? [] : [i]));
-  const results: JobResult[] = new Array(jobs.length);
-  const progress = opts.onProgress;
-  let cpuDone = 0;
-  let gpuDone = 0;
-  const report = () => progress?.(cpuDone + gpuDone, jobs.length);
-  const cpuResults = await runCpuJobs(
-    onCpu.map((i) => jobs[i]),
-    opts.threads ?? defaultThreads(),
-    (done) => {
-      cpuDone = done;
-      report();
-    },
-  );
-  onCpu.forEach((i, k) => (results[i] = { ...cpuResults[k], fallback: reasons[i]! }));
-  let backend: BackendInfo = { engine: 'gpu', description: 'gpu: no lane had WGSL twins for its policies' };
-  if (onGpu.length > 0) {
-    const r = await gpu.runGpuJobs(
-      onGpu.map((i) => jobs[i]),
-      {
-        ...opts,
-        onProgress: (done) => {
-          gpuDone = done;
-          report();
-        },
-      },
-    );
-    onGpu.forEach((i, k) => (results[i] = r.results[k]));
-    backend = r.backend;
-  }
-  return { results, backend };
-}
-
 export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
   const choice = options.engine ?? 'auto';
   const chosen = await chooseEngine(choice);
   if (chosen.engine === 'cpu') return cpu(jobs, options, chosen.note);
   try {
-    return await runGpuEngineJobs(jobs, { onProgress: options.onProgress, threads: options.threads });
+    const gpu = await import('./gpu/engine.js');
+    return await gpu.runGpuJobs(jobs, { onProgress: options.onProgress, threads: options.threads });
   } catch (e) {
     // A shader compile error or a lost device: say so; auto still delivers results.
     if (choice === 'gpu') throw new GpuEngineError(`GPU engine failed: ${(e as Error).message}`);

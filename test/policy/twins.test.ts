@@ -5,7 +5,8 @@ import { SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
 import { ROUTER_NAMES } from '../../src/policy/router/index.js';
 import { hasWgslTwin } from '../../src/policy/twins.js';
 import { gpuPolicies, gridJobs, randomJobs } from '../../src/sim/compare.js';
-import { missingTwin } from '../../src/sim/engine.js';
+import { gpuEligibility } from '../../src/sim/gpu/engine.js';
+import { resolveLane } from '../../src/sim/lane.js';
 import { loadTrace } from '../../src/trace/readers.js';
 import { windowTrace } from '../../src/trace/trace.js';
 import { tinySpec } from '../helpers.js';
@@ -30,13 +31,13 @@ describe('WGSL twins', () => {
   });
 
   it('send a lane to the CPU reference with the reason when its router or scheduler has none', () => {
-    const job = (router: string, scheduler: string) => ({ trace, spec: { ...tinySpec(scheduler), router: { name: router } } });
-    expect(missingTwin(job('round-robin', 'vllm-fcfs'))).toBeNull();
+    const why = (router: string, scheduler: string) => gpuEligibility(resolveLane({ ...tinySpec(scheduler), router: { name: router } }), null);
+    expect(why('round-robin', 'vllm-fcfs')).toBeNull();
     for (const s of SCHEDULER_NAMES.filter((n) => !hasWgslTwin('scheduler', n))) {
-      expect(missingTwin(job('round-robin', s))).toBe(`scheduler ${s} has no WGSL twin yet`);
+      expect(why('round-robin', s)).toBe(`scheduler ${s} has no WGSL twin yet`);
     }
     for (const r of ROUTER_NAMES.filter((n) => !hasWgslTwin('router', n))) {
-      expect(missingTwin(job(r, 'vllm-fcfs'))).toBe(`router ${r} has no WGSL twin yet`);
+      expect(why(r, 'vllm-fcfs')).toBe(`router ${r} has no WGSL twin yet`);
     }
   });
 });

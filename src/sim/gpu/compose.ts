@@ -4,12 +4,12 @@
 // from its parameters; a pipeline built for a single router, scheduler and batching compiles the
 // choice away (software adapters do that: there every branch of a switch runs, masked).
 import { existsSync, readFileSync } from 'node:fs';
+import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
+import type { Batching } from '../../policy/engine/types.js';
 import { ROUTERS } from '../../policy/router/index.js';
 import { layoutWgsl, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECORDS, HIST_WORDS } from './layout.js';
 
-/** Batching families, in the order of the BATCHING parameter; each has a build_<name> in shaders/engine/batch.wgsl. */
-export const BATCHINGS = ['prefill-first', 'chunked'] as const;
 
 /** The engine's files under shaders/engine/, each one concept (state, limiter, metrics, ...). */
 const ENGINE_FILES = ['state', 'limiter', 'metrics', 'clock', 'queue', 'batch', 'fold', 'step'] as const;
@@ -46,11 +46,6 @@ export function sharedShader(name: string): string {
 }
 
 const twinUrl = (kind: 'router' | 'engine', name: string) => new URL(`../../policy/${kind}/${name}.wgsl`, import.meta.url);
-
-/** Whether a router or scheduler has a WGSL twin beside its TypeScript module (else its lanes run on the CPU). */
-export function hasWgslTwin(kind: 'router' | 'scheduler', name: string): boolean {
-  return existsSync(twinUrl(kind === 'router' ? 'router' : 'engine', name));
-}
 
 /** Which policies a pipeline's lanes use (registry names). */
 export interface PipelinePolicies {
@@ -131,7 +126,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
   const index = (list: readonly { name: string }[], name: string) => list.findIndex((p) => p.name === name);
   const routers = policies.routers.map((name) => ({ id: index(ROUTERS, name), name, callee: `route_${snake(name)}` }));
   const schedulers = policies.schedulers.map((name) => ({ id: index(ENGINE_SCHEDULERS, name), name, callee: `priority_key_${snake(name)}` }));
-  const batchings = policies.batchings.map((name) => ({ id: BATCHINGS.indexOf(name as (typeof BATCHINGS)[number]), name, callee: `build_${snake(name)}` }));
+  const batchings = policies.batchings.map((name) => ({ id: BATCHING_NAMES.indexOf(name as Batching), name, callee: `build_${snake(name)}` }));
   for (const p of [...routers, ...schedulers, ...batchings]) if (p.id < 0) throw new Error(`unknown policy ${p.name}`);
   const header = [
     `// pipeline: routers ${policies.routers.join(', ')}; schedulers ${policies.schedulers.join(', ')}; batching ${policies.batchings.join(', ')}`,
@@ -149,7 +144,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const R_STRIDE: u32 = ${strides.reps}u;`,
     `const S_STRIDE: u32 = ${strides.slots}u;`,
     `const H_STRIDE: u32 = ${strides.hist}u;`,
-    ...BATCHINGS.map((b, i) => `const BATCHING_${snake(b).toUpperCase()}: u32 = ${i}u;`),
+    ...BATCHING_NAMES.map((b, i) => `const BATCHING_${snake(b).toUpperCase()}: u32 = ${i}u;`),
     dispatcher('route(req: u32) -> u32', 'req', 'cfg.router', routers),
     dispatcher('priority_key(prompt: u32, output: u32, index: u32) -> u32', 'prompt, output, index', 'cfg.scheduler', schedulers),
     // Whether the batch is pure decode (build_* in batch.wgsl).

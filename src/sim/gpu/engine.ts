@@ -9,7 +9,9 @@ import { defaultThreads, runCpuJobs } from '../cpu/pool.js';
 import type { BackendInfo, Job, JobResult } from '../job.js';
 import { resolveLane, type Lane } from '../lane.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
-import { BATCHINGS, composeEngine, hasWgslTwin, laneBytes, laneStrides, replicaSlots, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
+import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
+import { hasWgslTwin } from '../../policy/twins.js';
+import { composeEngine, laneBytes, laneStrides, replicaSlots, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
 import { MAX_GPU_REPLICAS, MAX_SLOTS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
 
@@ -198,8 +200,8 @@ function baseShape(gpu: GpuDevice, opts: GpuRunOptions, slots: number): Pipeline
  */
 export function gpuEligibility(lane: Lane, traceProblem: string | null): string | null {
   if (traceProblem) return traceProblem;
-  if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
+  if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
@@ -261,7 +263,7 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
     SLO_TPOT_US: us(lane.slo.tpotMs),
     ROUTER: ROUTERS.indexOf(lane.router),
     SCHEDULER: ENGINE_SCHEDULERS.indexOf(lane.scheduler),
-    BATCHING: BATCHINGS.indexOf(lane.scheduler.batching),
+    BATCHING: BATCHING_NAMES.indexOf(lane.batching.name),
     PAD: 0,
   };
   const params = new Uint32Array(PARAMS.words);
@@ -298,7 +300,7 @@ function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineS
   for (const g of groups.values()) {
     g.jobs.sort((a, b) => familyOrder(a) - familyOrder(b) || work(b) - work(a) || lanes[b].replicas - lanes[a].replicas || a - b);
     const names = (f: (l: Lane) => string) => [...new Set(g.jobs.map((i) => f(lanes[i])))];
-    g.policies = { routers: names((l) => l.router.name), schedulers: names((l) => l.scheduler.name), batchings: names((l) => l.scheduler.batching) };
+    g.policies = { routers: names((l) => l.router.name), schedulers: names((l) => l.scheduler.name), batchings: names((l) => l.batching.name) };
   }
   return [...groups.values()];
 }
