@@ -184,7 +184,7 @@ function baseShape(gpu: GpuDevice, opts: GpuRunOptions, slots: number): Pipeline
   return {
     maxReplicas: 8,
     slots,
-    workgroupSize: opts.workgroupSize ?? (gpu.software ? simd : WORKGROUP_SIZE),
+    workgroupSize: opts.workgroupSize ?? (gpu.software ? simd : hardwareWorkgroupSize(gpu)),
     fastForward: opts.fastForward,
     laneMajor: opts.laneMajor ?? gpu.software,
     loopLimited: opts.loopLimited ?? gpu.software,
@@ -352,6 +352,15 @@ async function buildPipelines(device: GPUDevice, groups: LaneGroup[]): Promise<M
     }),
   );
   return new Map(groups.map((g, k) => [g, built[k]]));
+}
+
+/**
+ * One subgroup (warp) per workgroup on hardware adapters, between 32 and 64 invocations: at 4,096
+ * lanes, 128 workgroups of 32 spread over every SM of an H100 (132) where 64 workgroups of 64 would
+ * leave half of them idle; a lane is one invocation, so this is what fills the device.
+ */
+export function hardwareWorkgroupSize(gpu: Pick<GpuDevice, 'subgroupMaxSize'>): number {
+  return gpu.subgroupMaxSize ? Math.min(64, Math.max(32, gpu.subgroupMaxSize)) : WORKGROUP_SIZE;
 }
 
 /** u32 lanes of a software adapter's SIMD groups, from its description (8 when it does not say). */
