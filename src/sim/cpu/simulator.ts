@@ -1,6 +1,6 @@
 // The CPU reference simulator. It defines schedlab's semantics (docs/semantics.md); the GPU
 // engine must reproduce its RawMetrics bit for bit.
-import { iterationUs } from '../../model/profile.js';
+import { addToSums, decodeRun, decodeRunUs, emptySums, iterationUs, type DecodeRun } from '../../model/iteration.js';
 import { emptyRaw, type RawMetrics } from '../../metrics/record.js';
 import type { ClusterView } from '../../policy/router/types.js';
 import type { Trace } from '../../trace/trace.js';
@@ -60,8 +60,8 @@ interface Batch {
 interface Fold {
   /** Still lengthened at arrivals (false once an arrival is routed here, a completion or a block shortage ends it). */
   open: boolean;
-  /** Context tokens of the batch's first iteration, summed over its requests. */
-  contextTokens: number;
+  /** Iteration k of the run (k = 0 the first) lasts decodeRunUs(run, k). */
+  run: DecodeRun;
   /** Iterations after which the first request completes. */
   maxK: number;
   /** Requests by context length mod block size, at the first iteration. */
@@ -79,7 +79,7 @@ class Replica {
   batch: Batch = { requests: [], tokens: [], producesToken: [], iterations: 1, firstEndUs: 0 };
   fold: Fold;
   constructor(blockSize: number) {
-    this.fold = { open: false, contextTokens: 0, maxK: 0, residues: new Int32Array(blockSize), settled: 0 };
+    this.fold = { open: false, run: { firstPs: 0, stepPs: 0 }, maxK: 0, residues: new Int32Array(blockSize), settled: 0 };
   }
 }
 
@@ -237,17 +237,13 @@ class Simulation {
       this.lane.scheduler.batching === 'chunked' ? this.buildChunked(rep, batch, now) : this.buildPrefillFirst(rep, batch, now);
     if (batch.requests.length === 0) throw new Error(`internal: replica ${r} has work but scheduled nothing at ${now} µs`);
 
-    let prefillTokens = 0;
-    let decodeSeqs = 0;
-    let contextTokens = 0;
+    const sums = emptySums();
     for (let e = 0; e < batch.requests.length; e++) {
       const j = batch.requests[e];
-      if (this.ctx[j] < this.prefillTarget[j]) prefillTokens += batch.tokens[e];
-      else decodeSeqs++;
-      contextTokens += this.ctx[j] + batch.tokens[e];
+      addToSums(sums, this.ctx[j], batch.tokens[e], this.ctx[j] < this.prefillTarget[j]);
     }
     const model = this.lane.profile.iterationNs;
-    const firstUs = iterationUs(model, prefillTokens, decodeSeqs, contextTokens);
+    const firstUs = iterationUs(model, sums);
     this.recordIteration(rep, firstUs, 0);
     rep.endUs = now + firstUs;
     batch.firstEndUs = rep.endUs;
@@ -262,7 +258,7 @@ class Simulation {
       // next arrival routed here (the only outside event that could change this replica's schedule;
       // extendFold adds them arrival by arrival), complete nobody before the k-th, and need no more
       // blocks than are free, so no preemption happens.
-      fold.contextTokens = contextTokens;
+      fold.run = decodeRun(model, sums.decodes, sums.decodeContext);
       fold.maxK = Infinity;
       fold.residues.fill(0);
       for (const j of batch.requests) {
@@ -277,7 +273,6 @@ class Simulation {
   private extendFold(rep: Replica, nextArrivalUs: number): void {
     const { batch, fold } = rep;
     const n = batch.requests.length;
-    const model = this.lane.profile.iterationNs;
     let free = this.kvBlocks - rep.usedBlocks;
     let k = batch.iterations;
     fold.open = false;
@@ -287,7 +282,7 @@ class Simulation {
         fold.open = true;
         break;
       }
-      const iterUs = iterationUs(model, 0, n, fold.contextTokens + k * n);
+      const iterUs = decodeRunUs(fold.run, k);
       // Requests whose context before this iteration is a multiple of the block size need a block.
       const newBlocks = fold.residues[(this.blockSize - (k % this.blockSize)) % this.blockSize];
       if (newBlocks > free) break;
