@@ -171,3 +171,6 @@ export function packModelWords(m: IterationModel): Uint32Array {
   }
   return w;
 }
+
+/** The WGSL twin, for shaders that include it (after shaders/u64.wgsl). */
+export const ITERATION_WGSL = new URL('./iteration.wgsl', import.meta.url);
