@@ -7,6 +7,7 @@ import { SCHEDULER_NAMES } from './policy/engine/index.js';
 import { ROUTER_NAMES } from './policy/router/index.js';
 import { formatSummaryTable, formatComparison } from './report/table.js';
 import { simulate, type PerRequestRows } from './sim/cpu/simulator.js';
+import { registerCalibrateCommand } from './calibrate/command.js';
 import { registerEngineCommands } from './sim/commands.js';
 import { releaseEngines, runJobs } from './sim/engine.js';
 import { registerSweepCommands } from './sweep/commands.js';
@@ -189,6 +190,7 @@ export function buildProgram(): Command {
 
   registerEngineCommands(program);
   registerSweepCommands(program);
+  registerCalibrateCommand(program);
   return program;
 }
 

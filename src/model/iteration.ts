@@ -14,7 +14,7 @@
 /** Largest iteration in picoseconds: its microseconds (rounded up) still fit u32 (71.6 minutes). */
 export const MAX_ITERATION_PS = (2 ** 32 - 1) * 1e6;
 /** Segments of the batch-token table (perBatchTokenPs); a fixed number keeps the GPU packing fixed. */
-export const MAX_TOKEN_SEGMENTS = 8;
+export const MAX_TOKEN_SEGMENTS = 16;
 /** u32 words one model packs into (packModelWords, model_word in iteration.wgsl). */
 export const MODEL_WORDS = 8 + 2 * MAX_TOKEN_SEGMENTS;
 /** Padding for unused segments: a start no batch reaches. */

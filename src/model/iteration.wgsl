@@ -1,10 +1,10 @@
 // The iteration-time model, twin of src/model/iteration.ts (formula and exactness argument there).
 // Needs shaders/u64.wgsl (add64, mul32x32) and, from the including shader, model_word(i): word i of the
 // lane's model as packModelWords lays it out (0..4 ns coefficients, 5..7 ps coefficients, 8.. segment
-// starts, 16.. segment ps per token). Every sum stays below 2^52 ps (checkIterationBound), so no u64
+// starts, 24.. segment ps per token). Every sum stays below 2^52 ps (checkIterationBound), so no u64
 // here overflows and every u32 quotient fits.
 
-const MODEL_SEGMENTS: u32 = 8u;
+const MODEL_SEGMENTS: u32 = 16u;
 
 // The sums one iteration's batch adds up (BatchSums in iteration.ts); pairs is u64.
 struct BatchSums {
