@@ -2,11 +2,12 @@
 // per regime (docs/profiles.md, "Calibrating").
 import { Command, InvalidArgumentError } from 'commander';
 import { int } from '../cli-options.js';
+import { iterationPs } from '../model/iteration.js';
 import { checkIterationBound, ConfigError, DEFAULT_PROFILE, profileSchema, resolveProfile } from '../model/profile.js';
 import { writeAtomic } from '../write-atomic.js';
-import { FIT_TERMS, fitModel, stepKnots, type FitResult, type FitTerm } from './fit.js';
+import { FIT_TERMS, fitModel, stepKnots, zeroModel, type FitResult, type FitTerm } from './fit.js';
 import { referenceIterations } from './reference.js';
-import { readAllReduce, readAttentionRows, readIterations, readOperatorProfile, REGIMES, type MeasuredIteration } from './tables.js';
+import { interpolate, readAllReduce, readAttentionRows, readIterations, readOperatorProfile, REGIMES, type MeasuredIteration } from './tables.js';
 
 interface CalibrateOptions {
   mlp?: string;
@@ -15,6 +16,8 @@ interface CalibrateOptions {
   layers?: number;
   tp: number;
   iterations?: string;
+  ratioFrom?: string;
+  ratioTo?: string;
   knots?: number[];
   pin: Partial<Record<FitTerm, number>>;
   maxTokens: number;
@@ -46,7 +49,6 @@ function gather(o: CalibrateOptions): { data: MeasuredIteration[]; terms: FitTer
   if (o.mlp) {
     if (o.layers === undefined) throw new ConfigError('calibrate: --mlp needs --layers (transformer layers of the model)');
     const operators = readOperatorProfile(o.mlp, o.tp);
-    knots ??= stepKnots(operators.tokens, operators.ms, o.stepTokens);
     const prefill = [];
     const decode = [];
     for (const file of o.attention) {
@@ -56,7 +58,11 @@ function gather(o: CalibrateOptions): { data: MeasuredIteration[]; terms: FitTer
     }
     if (o.tp > 1 && !o.allReduce) throw new ConfigError(`calibrate: --tp ${o.tp} needs --all-reduce (Vidur's all_reduce.csv for the node)`);
     const allReduce = o.tp > 1 && o.allReduce ? readAllReduce(o.allReduce, o.tp) : undefined;
-    data.push(...referenceIterations({ operators, layers: o.layers, tensorParallel: o.tp, attention: { prefill, decode }, allReduce }, o.maxTokens));
+    if (!o.ratioFrom !== !o.ratioTo) throw new ConfigError('calibrate: --ratio-from and --ratio-to go together');
+    const gpuRatio = o.ratioFrom && o.ratioTo ? { from: readOperatorProfile(o.ratioFrom, 1), to: readOperatorProfile(o.ratioTo, 1) } : undefined;
+    const curve = operators.tokens.map((t, i) => (gpuRatio ? (operators.ms[i] * interpolate(gpuRatio.to.tokens, gpuRatio.to.ms, t)) / interpolate(gpuRatio.from.tokens, gpuRatio.from.ms, t) : operators.ms[i]));
+    knots ??= stepKnots(operators.tokens, curve, o.stepTokens);
+    data.push(...referenceIterations({ operators, layers: o.layers, tensorParallel: o.tp, attention: { prefill, decode }, allReduce, gpuRatio }, o.maxTokens));
     if (prefill.length > 0) for (const t of ['perPrefillToken', 'perPrefillSeq', 'perPrefillContextTokenPs', 'perAttendedPairPs'] as const) terms.add(t);
     if (decode.length > 0) for (const t of ['perDecodeSeq', 'perDecodeContextTokenPs'] as const) terms.add(t);
   } else if (o.attention.length > 0 || o.allReduce) {
@@ -84,12 +90,17 @@ export function formatFit(fit: FitResult): string {
 }
 
 function calibrateCommand(o: CalibrateOptions): void {
-  const { data, terms, knots } = gather(o);
+  const gathered = gather(o);
+  const { terms, knots } = gathered;
+  // A pinned term the data do not cover is an assumption: it joins the references too, so the
+  // errors measure what the data cover.
+  const assumed = { ...zeroModel(), ...Object.fromEntries(Object.entries(o.pin).filter(([t]) => !terms.includes(t as FitTerm))) };
+  const data = gathered.data.map((d) => ({ ...d, ms: d.ms + iterationPs(assumed, d.sums) / 1e9 }));
   const fit = fitModel(data, { terms, knots, pinned: o.pin });
   if (o.out) {
     const base = resolveProfile(o.profile);
     const { name: _name, ...fields } = base;
-    const sources = [o.mlp, ...o.attention, o.allReduce, o.iterations].filter(Boolean).join(', ');
+    const sources = [o.mlp, ...o.attention, o.allReduce, o.ratioFrom, o.ratioTo, o.iterations].filter(Boolean).join(', ');
     const profile = profileSchema.parse({ ...fields, iterationNs: fit.model, source: `iterationNs fitted by schedlab calibrate from ${sources}; limits from ${o.profile}` });
     checkIterationBound({ ...profile, name: o.out });
     writeAtomic(o.out, JSON.stringify(profile, null, 2) + '\n');
@@ -106,6 +117,8 @@ export function registerCalibrateCommand(program: Command): void {
     .option('--all-reduce <file>', "Vidur all_reduce.csv of the node (needed with --tp above 1)")
     .option('--layers <n>', 'transformer layers of the model (with --mlp)', int('--layers', 1))
     .option('--tp <n>', 'tensor-parallel degree: the rows of the profiles to use', int('--tp', 1), 1)
+    .option('--ratio-from <file>', 'with --ratio-to: time another GPU; operator profile (mlp.csv) of some model on the measured GPU')
+    .option('--ratio-to <file>', 'the same model on the other GPU: kernel times scale by their ratio at each batch size (TP 1 rows)')
     .option('--iterations <file>', 'measured iterations CSV: prompt_tokens, decode_seqs, context_tokens, ms (more columns in docs/profiles.md)')
     .option('--knots <list>', 'segment starts of the batch-token table (default: the operator profile\'s largest steps, else chosen from the data)', knotList)
     .option('--step-tokens <n>', 'with --mlp: steps of the operator profile up to this batch size get knots', int('--step-tokens', 1), 1024)

@@ -123,7 +123,8 @@ function chooseKnots(p: Problem): number[] {
 /**
  * Segment starts at the largest steps of a measured operator curve (per-layer ms by batch tokens):
  * kernels cost about the same until a tile or wave fills, then jump (Llama-3-8B on A100: +37% from
- * 128 to 136 tokens). Each step up to maxTokens gets a knot at both ends, so a steep segment carries it.
+ * 128 to 136 tokens). The largest steps up to maxTokens get a knot at both ends, so a steep segment
+ * carries each; a last knot at maxTokens starts the linear growth past them.
  */
 export function stepKnots(tokens: number[], ms: number[], maxTokens: number): number[] {
   const steps: { at: number; to: number; jump: number }[] = [];
@@ -133,7 +134,8 @@ export function stepKnots(tokens: number[], ms: number[], maxTokens: number): nu
     if (jump > 0.05 * ms[i]) steps.push({ at: tokens[i], to: tokens[i + 1], jump });
   }
   steps.sort((a, b) => b.jump - a.jump);
-  const knots = new Set([0]);
+  // The last segment starts at maxTokens: past the steps, kernels grow linearly with the batch.
+  const knots = new Set([0, maxTokens]);
   for (const s of steps) {
     if (knots.size + 2 > MAX_TOKEN_SEGMENTS) break;
     knots.add(s.at).add(s.to);

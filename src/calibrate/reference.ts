@@ -13,6 +13,16 @@ export interface OperatorInputs {
   allReduce?: { bytes: number[]; ms: number[] };
   /** Vidur's attention_{decode,prefill}_batching_overhead_fraction: 0.1 on GQA models, else 0. */
   batchingOverhead?: number;
+  /**
+   * Another GPU: kernel times at t batch tokens are multiplied by to(t) / from(t), two operator
+   * profiles of one model on the measured GPU and on the other (all-reduce excepted: its own file).
+   */
+  gpuRatio?: { from: OperatorProfile; to: OperatorProfile };
+}
+
+function ratio(inp: OperatorInputs, tokens: number): number {
+  const r = inp.gpuRatio;
+  return r ? interpolate(r.to.tokens, r.to.ms, tokens) / interpolate(r.from.tokens, r.from.ms, tokens) : 1;
 }
 
 /** Vidur's nccl_cpu_launch_overhead_ms. */
@@ -20,7 +30,7 @@ const NCCL_LAUNCH_MS = 0.02;
 
 /** Milliseconds of one layer's non-attention work (operators and all-reduces) at `tokens` batch tokens. */
 function layerMs(inp: OperatorInputs, tokens: number): number {
-  let ms = interpolate(inp.operators.tokens, inp.operators.ms, tokens);
+  let ms = interpolate(inp.operators.tokens, inp.operators.ms, tokens) * ratio(inp, tokens);
   if (inp.tensorParallel > 1 && inp.allReduce) {
     // Vidur sizes the all-reduce at 2 bytes per hidden element per token.
     ms += 2 * (interpolate(inp.allReduce.bytes, inp.allReduce.ms, tokens * inp.operators.hidden * 2) + NCCL_LAUNCH_MS);
@@ -59,13 +69,13 @@ function merge(a: BatchSums, b: BatchSums): BatchSums {
 function fromAttention(inp: OperatorInputs, prefill: PrefillAttentionRow[], decode: DecodeAttentionRow[]): MeasuredIteration[] {
   const L = inp.layers;
   const ovh = overhead(inp);
-  const decodeMs = (d: DecodeAttentionRow) => d.attentionMs * (d.batch > 1 ? 1 + ovh : 1);
+  const decodeMs = (d: DecodeAttentionRow) => d.attentionMs * (d.batch > 1 ? 1 + ovh : 1) * ratio(inp, d.batch);
   const out: MeasuredIteration[] = [];
   for (const d of decode) {
     out.push({ sums: decodeSums(d.batch, d.context), ms: L * (layerMs(inp, d.batch) + decodeMs(d)), regime: 'decode', origin: `decode ${d.batch}x${d.context}` });
   }
   prefill.forEach((p, i) => {
-    const prefillMs = p.attentionMs + (p.kvSaveMs ?? 0);
+    const prefillMs = (p.attentionMs + (p.kvSaveMs ?? 0)) * ratio(inp, p.chunk);
     const alone: Regime = p.contextBefore === 0 ? 'prefill' : 'chunked';
     out.push({ sums: prefillSums(p.chunk, p.contextBefore), ms: L * (layerMs(inp, p.chunk) + prefillMs), regime: alone, origin: `prefill ${p.chunk}@${p.contextBefore}` });
     if (decode.length === 0) return;
