@@ -47,6 +47,7 @@ const LS_HIGH: u32 = 4u; // slots ever handed out
 const LS_CNT: u32 = 5u; // 13 counters x (lo, hi)
 const LS_H: u32 = 31u; // 6 histograms x (count lo, count hi, sum lo, sum hi, max)
 const LS_BASE: u32 = 61u; // (lo, hi): the lane's clock origin in trace microseconds (see rebase())
+const LS_WORK: u32 = 63u; // W_COUNT work counters as (lo, hi), kept under WORK_COUNTERS only
 
 const ST_DONE: u32 = 1u;
 const ST_SLOTS: u32 = 2u;
@@ -144,7 +145,20 @@ fn loop_limit_intact() -> bool {
   }
   return probe == U.pad0 + 2u;
 }
-fn tick() { ticks += 1u; }
+fn tick() { ticks += 1u; wk(W_LOOPS, 1u); }
+
+// ---- work counters (WORK_COUNTERS only): what one lane does, for `schedlab bench --work` ----
+const W_INSTANTS: u32 = 0u;
+const W_LOADS: u32 = 1u; // storage loads (a vec4 load counts once)
+const W_STORES: u32 = 2u;
+const W_VISITS: u32 = 3u; // request visits in list walks
+const W_LOOPS: u32 = 4u; // loop iterations
+const W_FOLD_ITERS: u32 = 5u; // fast-forwarded decode iterations
+const W_COUNT: u32 = 6u;
+var<private> work: array<u32, 6>;
+fn wk(c: u32, n: u32) { if (WORK_COUNTERS) { work[c] += n; } }
+fn ld() { wk(W_LOADS, 1u); }
+fn st() { wk(W_STORES, 1u); }
 // This dispatch's share of the loop limiter is used up: start nothing more (always false off llvmpipe).
 fn budget_spent() -> bool { return LOOP_LIMITED && ticks > TICK_START_MAX; }
 
@@ -176,36 +190,36 @@ fn ix(w: u32, stride: u32) -> u32 {
   if (LANE_MAJOR) { return lane * stride + w; }
   return w * L + lane;
 }
-fn lsg(f: u32) -> u32 { return ls[ix(f, LS_STRIDE)]; }
-fn lss(f: u32, v: u32) { ls[ix(f, LS_STRIDE)] = v; }
+fn lsg(f: u32) -> u32 { ld(); return ls[ix(f, LS_STRIDE)]; }
+fn lss(f: u32, v: u32) { st(); ls[ix(f, LS_STRIDE)] = v; }
 // Record q of replica r (R_STRIDE counts words).
 fn rix(q: u32, r: u32) -> u32 {
   if (LANE_MAJOR) { return lane * (R_STRIDE / 4u) + R_RECS * r + q; }
   return (R_RECS * r + q) * L + lane;
 }
-fn rg(f: u32, r: u32) -> u32 { return reps[rix(f / 4u, r)][f % 4u]; }
-fn rs(f: u32, r: u32, v: u32) { reps[rix(f / 4u, r)][f % 4u] = v; }
-fn rrec0(r: u32) -> vec4<u32> { return reps[rix(0u, r)]; }
-fn res_get(r: u32, q: u32) -> u32 { return reps[rix(R_RES_REC + q / 4u, r)][q % 4u]; }
-fn res_set(r: u32, q: u32, v: u32) { reps[rix(R_RES_REC + q / 4u, r)][q % 4u] = v; }
+fn rg(f: u32, r: u32) -> u32 { ld(); return reps[rix(f / 4u, r)][f % 4u]; }
+fn rs(f: u32, r: u32, v: u32) { st(); reps[rix(f / 4u, r)][f % 4u] = v; }
+fn rrec0(r: u32) -> vec4<u32> { ld(); return reps[rix(0u, r)]; }
+fn res_get(r: u32, q: u32) -> u32 { ld(); return reps[rix(R_RES_REC + q / 4u, r)][q % 4u]; }
+fn res_set(r: u32, q: u32, v: u32) { st(); reps[rix(R_RES_REC + q / 4u, r)][q % 4u] = v; }
 // Record q of slot s (S_STRIDE counts words; records are 4 words).
 fn six(q: u32, s: u32) -> u32 {
   if (LANE_MAJOR) { return lane * (S_STRIDE / 4u) + 4u * s + q; }
   return (4u * s + q) * L + lane;
 }
-fn sg(f: u32, s: u32) -> u32 { return slots[six(f / 4u, s)][f % 4u]; }
-fn ss(f: u32, s: u32, v: u32) { slots[six(f / 4u, s)][f % 4u] = v; }
-fn srec(q: u32, s: u32) -> vec4<u32> { return slots[six(q, s)]; }
-fn swrec(q: u32, s: u32, v: vec4<u32>) { slots[six(q, s)] = v; }
-fn pg(f: u32) -> u32 { return params[f * L + lane]; }
+fn sg(f: u32, s: u32) -> u32 { ld(); return slots[six(f / 4u, s)][f % 4u]; }
+fn ss(f: u32, s: u32, v: u32) { st(); slots[six(f / 4u, s)][f % 4u] = v; }
+fn srec(q: u32, s: u32) -> vec4<u32> { ld(); return slots[six(q, s)]; }
+fn swrec(q: u32, s: u32, v: vec4<u32>) { st(); slots[six(q, s)] = v; }
+fn pg(f: u32) -> u32 { ld(); return params[f * L + lane]; }
 
 // Times in lane state are u32 microseconds after BASE, which rebase() moves forward before they
 // could overflow; trace arrivals are absolute u64 and only ever used relative to BASE or to a time.
 var<private> BASE: vec2<u32>;
 const FAR: u32 = 0xffffffffu; // "not within u32 of BASE"; no event time reaches it
-fn t_arrival_abs(i: u32) -> vec2<u32> { return vec2<u32>(trace[4u * (TOFF + i)], trace[4u * (TOFF + i) + 1u]); }
-fn t_prompt(i: u32) -> u32 { return trace[4u * (TOFF + i) + 2u]; }
-fn t_output(i: u32) -> u32 { return trace[4u * (TOFF + i) + 3u]; }
+fn t_arrival_abs(i: u32) -> vec2<u32> { wk(W_LOADS, 2u); return vec2<u32>(trace[4u * (TOFF + i)], trace[4u * (TOFF + i) + 1u]); }
+fn t_prompt(i: u32) -> u32 { ld(); return trace[4u * (TOFF + i) + 2u]; }
+fn t_output(i: u32) -> u32 { ld(); return trace[4u * (TOFF + i) + 3u]; }
 // Arrival i as a lane time (i has not arrived yet, so it is at or after BASE), FAR if out of range.
 fn t_arrival(i: u32) -> u32 {
   let d = sub64(t_arrival_abs(i), BASE);
@@ -239,6 +253,8 @@ fn cnt_add(c: u32, v: u32) {
 
 fn hist_bump(h: u32, value: u32, times: u32) {
   let i = ix(h * HIST_BUCKETS + bucket_of(value), H_STRIDE);
+  ld();
+  st();
   hist[i] = hist[i] + times; // wraps like the CPU's Uint32Array
 }
 
@@ -276,6 +292,7 @@ fn list_insert(r: u32, hf: u32, tf: u32, nf: u32, s: u32) {
   loop {
     tick();
     if (m == NIL) { break; }
+    wk(W_VISITS, 1u);
     let ma = srec(REC_A, m - 1u);
     if (ma.y < key || (ma.y == key && ma.x < idx)) { break; }
     m = sg(S_PREV, m - 1u);
@@ -431,6 +448,7 @@ fn schedule_running(r: u32, budget_in: u32) {
     loop {
       tick();
       if (m == NIL || budget == 0u) { break; }
+      wk(W_VISITS, 1u);
       s = m - 1u;
       let ctx = sg(S_CTX, s);
       var rb = srec(REC_B, s);
@@ -553,6 +571,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     tick(); // loop entry (gallivm counts it too)
     for (var q = 0u; q < BS; q += 4u) {
       tick();
+      st();
       reps[rix(R_RES_REC + q / 4u, r)] = vec4<u32>(0u);
     }
     var max_k = 0xffffffffu;
@@ -560,6 +579,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     loop {
       tick();
       if (m == NIL) { break; }
+      wk(W_VISITS, 1u);
       let s = m - 1u;
       let a = srec(REC_A, s);
       max_k = min(max_k, t_output(a.x) - a.w);
@@ -567,6 +587,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
       res_set(r, q, res_get(r, q) + 1u);
       m = sg(S_NEXT, s);
     }
+    st();
     reps[rix(R_FOLD_REC, r)] = vec4<u32>(context, max_k, n, 0u);
     if (!extend_fold(r, has_next, next_arrival)) { return false; }
   }
@@ -576,6 +597,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
 // Adds the fold's iterations that start before the next arrival; the fold stays open (BUSY_OPEN)
 // if it stopped only there. Twin of extendFold in simulator.ts.
 fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
+  ld();
   let f = reps[rix(R_FOLD_REC, r)];
   let context = f.x;
   let max_k = f.y;
@@ -624,6 +646,7 @@ fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
       cnt_add(C_ITERATIONS, 1u);
       cnt_add(C_BUSY_US, dur);
       hstat(H_ITL, dur, n);
+      wk(W_FOLD_ITERS, 1u);
       kv_b = bk;
       kv_c += 1u;
       itl_b = bi;
@@ -632,10 +655,14 @@ fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
       k += 1u;
     }
     if (kv_c > 0u) {
+      ld();
+      st();
       let i = ix(kv_b, H_STRIDE);
       hist[i] = hist[i] + kv_c;
     }
     if (itl_c > 0u) {
+      ld();
+      st();
       let i = ix(itl_b, H_STRIDE);
       hist[i] = hist[i] + itl_c;
     }
@@ -694,6 +721,7 @@ fn finish_iteration(r: u32, now: u32) {
     loop {
       tick();
       if (m == NIL) { break; }
+      wk(W_VISITS, 1u);
       s = m - 1u;
       var rc = srec(REC_C, s);
       m = rc.z;
@@ -773,6 +801,7 @@ fn rebase(now: u32) -> u32 {
     var r0 = rrec0(r);
     if (r0.x != 0u) {
       r0.y -= d;
+      st();
       reps[rix(0u, r)] = r0;
       rs(R_FEND, r, rg(R_FEND, r) - d);
     }
@@ -825,6 +854,7 @@ fn step() -> bool {
     stop(ST_DONE);
     return false;
   }
+  wk(W_INSTANTS, 1u);
   if (now >= 0x80000000u) {
     now -= rebase(now);
     if (lsg(LS_STATUS) != 0u) { return false; }
@@ -933,6 +963,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var w = 0u; w < 30u; w++) { lss(LS_H + w, hst[w]); }
   lss(LS_BASE, BASE.x);
   lss(LS_BASE + 1u, BASE.y);
+  if (WORK_COUNTERS) {
+    for (var c = 0u; c < W_COUNT; c++) {
+      let w = LS_WORK + 2u * c;
+      let t = add64(vec2<u32>(ls[ix(w, LS_STRIDE)], ls[ix(w + 1u, LS_STRIDE)]), vec2<u32>(work[c], 0u));
+      ls[ix(w, LS_STRIDE)] = t.x;
+      ls[ix(w + 1u, LS_STRIDE)] = t.y;
+    }
+  }
   if (LOOP_PROBE && !loop_limit_intact()) {
     stop(ST_LOOP_LIMIT);
     return;

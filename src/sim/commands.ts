@@ -109,11 +109,25 @@ interface BenchOptions extends TraceOptions {
   replicas?: number;
   threads?: number;
   json?: boolean;
+  work?: boolean;
+  random?: number;
+  seed: number;
+}
+
+/** `bench --work`: the GPU engine's work counters, no timing and no CPU run. */
+async function workCommand(jobs: Job[], o: BenchOptions): Promise<void> {
+  const { runGpuJobs } = await requireGpuEngine();
+  const { workReport, formatWorkReport } = await import('./gpu/work-report.js');
+  const gpu = await runGpuJobs(jobs, { threads: o.threads, workCounters: true });
+  const report = { backend: gpu.backend.description, ...workReport(gpu.results, gpu.hostWork) };
+  if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else process.stdout.write(`backend ${report.backend}\n${formatWorkReport(report)}\n`);
 }
 
 async function benchCommand(o: BenchOptions): Promise<void> {
   const { trace, config } = prepareTrace(o);
-  const jobs = gridJobs(trace, o.lanes, { replicas: o.replicas });
+  const jobs = o.random ? randomJobs(trace, o.random, o.seed) : gridJobs(trace, o.lanes, { replicas: o.replicas });
+  if (o.work) return workCommand(jobs, o);
   const threads = o.threads ?? defaultThreads();
   const { runGpuJobs } = await requireGpuEngine();
   // Pipeline compiles are a one-time cost per process, not engine speed: warm every family first.
@@ -131,7 +145,7 @@ async function benchCommand(o: BenchOptions): Promise<void> {
   const different = jobs.filter((_, i) => firstDifference(cpu[i].raw, gpu.results[i].raw) !== null).length;
   const result = {
     backend: gpu.backend.description,
-    lanes: o.lanes,
+    lanes: jobs.length,
     replicas: o.replicas ?? '2/4/8',
     gpu_s: gpuS,
     cpu_s: cpuS,
@@ -176,6 +190,9 @@ export function registerEngineCommands(program: Command): void {
     .option('--lanes <n>', 'configurations (every router x scheduler, rate scales 1/2/4, 2/4/8 replicas, seeds)', int('--lanes', 1), 64)
     .option('--replicas <n>', 'replicas of every configuration (default: 2, 4 and 8 in turn)', int('--replicas', 1))
     .option('--threads <n>', 'CPU worker threads for the reference (default: all cores)', int('--threads', 1))
+    .option('--random <n>', 'instead of the grid: n random configurations as compare draws them (with --seed)', int('--random', 1))
+    .option('--seed <k>', 'seed of --random', int('--seed'), 11)
+    .option('--work', "report the GPU engine's work counters (per lane instant: storage accesses, visits, loops; dispatches per submit) instead of timing")
     .addOption(new Option('--json', 'print {backend, lanes, gpu_s, cpu_s, cpu_threads, ratio, ...}'))
     .action((o: BenchOptions) => benchCommand(o));
 }

@@ -17,7 +17,12 @@ export interface JobResult {
   engine: 'cpu' | 'gpu';
   /** Why a lane meant for the GPU ran on the CPU instead (slot table or u32 clock overflow). */
   fallback?: string;
+  /** What the lane did on the GPU, when the engine ran with work counters (WORK_FIELDS order). */
+  work?: number[];
 }
+
+/** The GPU engine's per-lane work counters (`schedlab bench --work`), in shader order. */
+export const WORK_FIELDS = ['instants', 'storageLoads', 'storageStores', 'visits', 'loopIterations', 'foldIterations'] as const;
 
 export interface BackendInfo {
   engine: 'cpu' | 'gpu';

@@ -63,6 +63,8 @@ export interface FamilySizes {
   loopProbe?: boolean;
   /** Invocations per SIMD group sharing that cap (default 1). */
   simdLanes?: number;
+  /** Count each lane's work (instants, storage accesses, visits, loops) for `bench --work`. */
+  workCounters?: boolean;
 }
 
 /**
@@ -87,7 +89,7 @@ export function laneStrides(sizes: Pick<FamilySizes, 'maxReplicas' | 'slots'>) {
 
 // Word counts; must match shaders/engine.wgsl.
 export const PARAM_FIELDS = 16;
-export const LANE_WORDS = 63;
+export const LANE_WORDS = 75;
 export const REPLICA_FIELDS = 16 + RES_CAP; // 4 vec4 records, then the fold's residue table
 export const SLOT_FIELDS = 16; // 13 used, in 4 vec4 records
 export const HIST_WORDS = 6 * 1728;
@@ -104,6 +106,7 @@ export function composeEngine(router: string, scheduler: string, sizes: FamilySi
     `const LANE_MAJOR: bool = ${sizes.laneMajor};`,
     `const LOOP_LIMITED: bool = ${sizes.loopLimited};`,
     `const LOOP_PROBE: bool = ${sizes.loopProbe ?? sizes.loopLimited};`,
+    `const WORK_COUNTERS: bool = ${sizes.workCounters === true};`,
     `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(sizes.simdLanes ?? 1, sizes.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,
     `const R_STRIDE: u32 = ${strides.reps}u;`,

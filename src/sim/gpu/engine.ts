@@ -6,7 +6,7 @@ import { BUCKETS } from '../../metrics/histogram.js';
 import { COUNTERS, emptyRaw, HISTOGRAMS, type RawMetrics } from '../../metrics/record.js';
 import type { Trace } from '../../trace/trace.js';
 import { defaultThreads, runCpuJobs } from '../cpu/pool.js';
-import type { BackendInfo, Job, JobResult } from '../job.js';
+import { WORK_FIELDS, type BackendInfo, type Job, type JobResult } from '../job.js';
 import { resolveLane, type Lane } from '../lane.js';
 import { composeEngine, HIST_WORDS, laneStrides, PARAM_FIELDS, replicaSlots, RES_CAP, WORKGROUP_SIZE } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice } from './device.js';
@@ -38,12 +38,21 @@ export interface GpuRunOptions {
    * run the hardware code path (no split events) and any lane that hits the limiter falls back.
    */
   loopLimited?: boolean;
+  /** Count each lane's work in the shader (JobResult.work) and submits/dispatches on the host. */
+  workCounters?: boolean;
+}
+
+/** Host-side work of one GPU run: command submissions and dispatches. */
+export interface HostWork {
+  submits: number;
+  dispatches: number;
 }
 
 // Lane-state words; must match shaders/engine.wgsl.
 const LS_STATUS = 0;
 const LS_CNT = 5;
 const LS_H = 31;
+const LS_WORK = 63;
 const U32_MAX = 0xffffffff;
 const MiB = 1024 * 1024;
 /** Device memory one wave of chunks may hold at once. */
@@ -72,7 +81,7 @@ interface Chunk {
   bytes: number;
 }
 
-export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
+export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo; hostWork: HostWork }> {
   const gpu = await requireDevice();
   const device = gpu.device;
   const slotCap = opts.slotCapacity ?? 1024;
@@ -156,7 +165,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
       const [router, scheduler] = family.split('|');
       const maxReplicas = Math.max(...chunks.filter((c) => c.family === family).map((c) => c.maxReplicas));
       for (const c of chunks) if (c.family === family) c.maxReplicas = maxReplicas;
-      const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: opts.loopLimited ?? software, loopProbe: software, simdLanes: simd });
+      const code = composeEngine(router, scheduler, { maxReplicas, slots: slotCap, workgroupSize: wg, fastForward: opts.fastForward, laneMajor, loopLimited: opts.loopLimited ?? software, loopProbe: software, simdLanes: simd, workCounters: opts.workCounters });
       pipelines.set(family, await getPipeline(device, code, pipelineLayout, `engine[${family}]`));
     }),
   );
@@ -167,6 +176,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   const total = jobs.length;
   let done = fallback.size;
   opts.onProgress?.(done, total);
+  const hostWork: HostWork = { submits: 0, dispatches: 0 };
 
   // Waves of chunks bounded by device memory; all chunks of a wave share each submit.
   let c0 = 0;
@@ -202,6 +212,8 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
         enc.copyBufferToBuffer(c.liveBuf!, 0, c.liveRead!, 0, 4);
       }
       device.queue.submit([enc.finish()]);
+      hostWork.submits++;
+      hostWork.dispatches += dispatches * active.length;
       const liveCounts = await Promise.all(
         active.map(async (c) => {
           await c.liveRead!.mapAsync(GPUMapMode.READ);
@@ -215,7 +227,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
       const finished = active.filter((_, k) => liveCounts[k] === 0);
       active = active.filter((_, k) => liveCounts[k] !== 0);
       for (const c of finished) {
-        await collectChunk(device, c, jobs, results, fallback, laneMajor, slotCap);
+        await collectChunk(device, c, jobs, results, fallback, laneMajor, slotCap, opts.workCounters === true);
         done += c.jobs.length;
       }
       const liveNow = liveCounts.reduce((a, b) => a + b, 0);
@@ -243,6 +255,8 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
       results[i] = again.results[k];
       fallback.delete(i);
     });
+    hostWork.submits += again.hostWork.submits;
+    hostWork.dispatches += again.hostWork.dispatches;
   }
 
   if (fallback.size > 0) {
@@ -256,7 +270,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     });
   }
   opts.onProgress?.(total, total);
-  return { results, backend: { engine: 'gpu', description: gpu.description } };
+  return { results, backend: { engine: 'gpu', description: gpu.description }, hostWork };
 }
 
 // Compiled pipelines by WGSL source, per device: a cold compile takes seconds on llvmpipe.
@@ -397,6 +411,7 @@ async function collectChunk(
   fallback: Map<number, string>,
   laneMajor: boolean,
   slotCap: number,
+  workCounters: boolean,
 ): Promise<void> {
   const L = c.jobs.length;
   const st = laneStrides({ maxReplicas: c.maxReplicas, slots: slotCap });
@@ -411,7 +426,9 @@ async function collectChunk(
       fallback.set(j, STOP_REASONS[status] ?? `unknown GPU lane status ${status}`);
       return;
     }
+    const lsAt = (w: number) => ls[at(st.ls)(l, w)];
     results[j] = { raw: toRaw(ls, hist, (w) => at(st.ls)(l, w), (w) => at(st.hist)(l, w), jobs[j].trace.arrivalUs.length), engine: 'gpu' };
+    if (workCounters) results[j].work = WORK_FIELDS.map((_, c) => lsAt(LS_WORK + 2 * c) + lsAt(LS_WORK + 2 * c + 1) * 2 ** 32);
   });
 }
 
