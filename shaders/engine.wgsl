@@ -30,13 +30,10 @@ const P_BS: u32 = 5u;
 const P_MAXSEQS: u32 = 6u;
 const P_MAXBATCHED: u32 = 7u;
 const P_MAXLEN: u32 = 8u;
-const P_BASE: u32 = 9u;
-const P_PP: u32 = 10u;
-const P_PD: u32 = 11u;
-const P_PC: u32 = 12u;
-const P_WM: u32 = 13u;
-const P_SLO_TTFT: u32 = 14u;
-const P_SLO_TPOT: u32 = 15u;
+const P_WM: u32 = 9u;
+const P_SLO_TTFT: u32 = 10u;
+const P_SLO_TPOT: u32 = 11u;
+const P_MODEL: u32 = 12u; // MODEL_WORDS words: the iteration model as packModelWords lays it out
 
 // ---- lane state: status, cursors, counters (u64 pairs, COUNTERS order), histogram stats ----
 const LS_STATUS: u32 = 0u; // 0 running, 1 done, >= 2 stopped (see ST_*)
@@ -175,10 +172,6 @@ var<private> MAXSEQS: u32;
 var<private> MAXBATCHED: u32;
 var<private> MAXLEN: u32;
 var<private> WM: u32;
-var<private> M_BASE: u32;
-var<private> M_PP: u32;
-var<private> M_PD: u32;
-var<private> M_PC: u32;
 var<private> SLO_TTFT: u32;
 var<private> SLO_TPOT: u32;
 
@@ -275,11 +268,8 @@ fn hadd(h: u32, value: u32, times: u32) {
   hstat(h, value, times);
 }
 
-fn iter_us(p: u32, d: u32, s: u32) -> u32 {
-  // All terms < 2^32 in total by checkIterationBound, so u32 is exact.
-  let ns = M_BASE + M_PP * p + M_PD * d + M_PC * s;
-  return ns / 1000u + select(0u, 1u, ns % 1000u != 0u);
-}
+// The lane's iteration model, for src/model/iteration.wgsl.
+fn model_word(i: u32) -> u32 { return pg(P_MODEL + i); }
 
 // ---- intrusive sorted lists over slots: (key, request index) ascending ----
 
@@ -397,14 +387,11 @@ fn admit(r: u32, s: u32, blocks: u32, now: u32) {
 
 // Batch totals, summed as requests join the batch (start_iteration would otherwise walk it again).
 var<private> b_n: u32;
-var<private> b_prefill: u32;
-var<private> b_decodes: u32;
-var<private> b_context: u32;
+var<private> b_sums: BatchSums;
 
 fn add_to_batch(s: u32, ctx: u32, tgt: u32, tokens: u32, produces: bool) -> u32 {
   b_n += 1u;
-  if (ctx < tgt) { b_prefill += tokens; } else { b_decodes += 1u; }
-  b_context += ctx + tokens;
+  b_sums = batch_sums_add(b_sums, ctx, tokens, ctx < tgt);
   var rc = srec(REC_C, s);
   rc.x = (rc.x & ~F_PRODUCES) | select(0u, F_PRODUCES, produces);
   rc.y = tokens;
@@ -543,18 +530,16 @@ fn record_iteration(r: u32, duration: u32, new_blocks: u32) {
 
 fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool {
   b_n = 0u;
-  b_prefill = 0u;
-  b_decodes = 0u;
-  b_context = 0u;
+  b_sums = batch_sums_empty();
   var pure: bool;
   if (BATCHING_CHUNKED) { pure = build_chunked(r, now); } else { pure = build_prefill_first(r, now); }
   let n = b_n;
-  let context = b_context;
+  let context = b_sums.decode_ctx; // a fold's batch is all decodes
   if (n == 0u) {
     stop(ST_INTERNAL);
     return false;
   }
-  let first_us = iter_us(b_prefill, b_decodes, context);
+  let first_us = iteration_us(b_sums);
   record_iteration(r, first_us, 0u);
   var end = now + first_us;
   if (end < now || end == FAR) {
@@ -613,6 +598,7 @@ fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
   var kv_c = 0u;
   var itl_b = 0u;
   var itl_c = 0u;
+  var run = decode_run_at(n, context, k);
   loop {
     tick();
     var flush = false;
@@ -627,7 +613,7 @@ fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
       // A shorter fold is still exact (the next event folds on); it keeps one long one under the
       // loop limiter.
       if (budget_spent()) { break; }
-      let dur = iter_us(0u, n, context + k * n);
+      let dur = decode_run_us(run);
       let e2 = end + dur;
       // Ends the fold here; step() rebases the clock before the replica's next iteration.
       if (e2 < end || e2 == FAR) { break; }
@@ -653,6 +639,7 @@ fn extend_fold(r: u32, has_next: bool, next_arrival: u32) -> bool {
       itl_c += n;
       end = e2;
       k += 1u;
+      run = decode_run_next(run);
     }
     if (kv_c > 0u) {
       ld();
@@ -943,10 +930,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   MAXBATCHED = pg(P_MAXBATCHED);
   MAXLEN = pg(P_MAXLEN);
   WM = pg(P_WM);
-  M_BASE = pg(P_BASE);
-  M_PP = pg(P_PP);
-  M_PD = pg(P_PD);
-  M_PC = pg(P_PC);
   SLO_TTFT = pg(P_SLO_TTFT);
   SLO_TPOT = pg(P_SLO_TPOT);
   for (var w = 0u; w < 26u; w++) { cnt[w] = lsg(LS_CNT + w); }

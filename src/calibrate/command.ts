@@ -24,6 +24,7 @@ interface CalibrateOptions {
   stepTokens: number;
   profile: string;
   out?: string;
+  writeIterations?: string;
   json?: boolean;
 }
 
@@ -64,7 +65,7 @@ function gather(o: CalibrateOptions): { data: MeasuredIteration[]; terms: FitTer
     knots ??= stepKnots(operators.tokens, curve, o.stepTokens);
     data.push(...referenceIterations({ operators, layers: o.layers, tensorParallel: o.tp, attention: { prefill, decode }, allReduce, gpuRatio }, o.maxTokens));
     if (prefill.length > 0) for (const t of ['perPrefillToken', 'perPrefillSeq', 'perPrefillContextTokenPs', 'perAttendedPairPs'] as const) terms.add(t);
-    if (decode.length > 0) for (const t of ['perDecodeSeq', 'perDecodeContextTokenPs'] as const) terms.add(t);
+    if (decode.length > 0) terms.add('perDecodeContextTokenPs');
   } else if (o.attention.length > 0 || o.allReduce) {
     throw new ConfigError('calibrate: --attention and --all-reduce complete an operator profile; give it with --mlp');
   }
@@ -74,6 +75,15 @@ function gather(o: CalibrateOptions): { data: MeasuredIteration[]; terms: FitTer
   }
   if (data.length === 0) throw new ConfigError('calibrate: give --mlp (Vidur operator profile) or --iterations (measured iterations CSV)');
   return { data, terms: [...terms], knots };
+}
+
+/** The iterations in the --iterations format, all columns (the composed references of --mlp, say). */
+function iterationsCsv(data: MeasuredIteration[]): string {
+  const rows = ['prompt_tokens,decode_seqs,context_tokens,ms,prefill_seqs,decode_context_tokens,attended_pairs'];
+  for (const { sums: s, ms } of data) {
+    rows.push([s.prompt, s.decodes, s.decodeContext + s.prefillContext, Number(ms.toFixed(4)), s.prefills, s.decodeContext, s.pairs].join(','));
+  }
+  return rows.join('\n') + '\n';
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -97,6 +107,7 @@ function calibrateCommand(o: CalibrateOptions): void {
   const assumed = { ...zeroModel(), ...Object.fromEntries(Object.entries(o.pin).filter(([t]) => !terms.includes(t as FitTerm))) };
   const data = gathered.data.map((d) => ({ ...d, ms: d.ms + iterationPs(assumed, d.sums) / 1e9 }));
   const fit = fitModel(data, { terms, knots, pinned: o.pin });
+  if (o.writeIterations) writeAtomic(o.writeIterations, iterationsCsv(data));
   if (o.out) {
     const base = resolveProfile(o.profile);
     const { name: _name, ...fields } = base;
@@ -126,6 +137,7 @@ export function registerCalibrateCommand(program: Command): void {
     .option('--max-tokens <n>', 'largest batch of the operator-only references', int('--max-tokens', 1), 16384)
     .option('--profile <name>', 'profile whose limits --out keeps (preset or .json)', DEFAULT_PROFILE)
     .option('--out <file>', 'write that profile with the fitted iterationNs as JSON')
+    .option('--write-iterations <file>', 'write the iterations fitted to (references composed from --mlp, measured rows) as an --iterations CSV')
     .option('--json', 'print the fitted model and errors as JSON')
     .action((o: CalibrateOptions) => calibrateCommand(o));
 }

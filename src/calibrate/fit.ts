@@ -7,8 +7,12 @@ import { iterationPs, iterationUs, MAX_TOKEN_SEGMENTS, type BatchSums, type Iter
 import { ConfigError } from '../model/profile.js';
 import { REGIMES, type MeasuredIteration, type Regime } from './tables.js';
 
-/** Coefficients a fit may set (perContextToken, the legacy term for all context, is left to old profiles). */
-export const FIT_TERMS = ['base', 'perPrefillToken', 'perDecodeSeq', 'perPrefillSeq', 'perDecodeContextTokenPs', 'perPrefillContextTokenPs', 'perAttendedPairPs'] as const;
+/**
+ * Coefficients a fit may set. perDecodeSeq is left out: perDecodeSeq·D = perDecodeSeq·T −
+ * perDecodeSeq·P, which the batch-token table and perPrefillToken already express; perContextToken,
+ * the legacy term for all context, is left to old profiles.
+ */
+export const FIT_TERMS = ['base', 'perPrefillToken', 'perPrefillSeq', 'perDecodeContextTokenPs', 'perPrefillContextTokenPs', 'perAttendedPairPs'] as const;
 export type FitTerm = (typeof FIT_TERMS)[number];
 
 /** Picoseconds one unit of a term's coefficient adds to an iteration with these sums. */
@@ -18,8 +22,6 @@ function termPs(term: FitTerm, s: BatchSums): number {
       return 1000;
     case 'perPrefillToken':
       return 1000 * s.prompt;
-    case 'perDecodeSeq':
-      return 1000 * s.decodes;
     case 'perPrefillSeq':
       return 1000 * s.prefills;
     case 'perDecodeContextTokenPs':
@@ -77,10 +79,14 @@ function solve(p: Problem, knots: number[]): { k: number[]; ssr: number } {
   }
   // Unit-norm columns give the solver comparable magnitudes.
   const norms = rows[0].map((_, c) => Math.sqrt(rows.reduce((s, r) => s + r[c] * r[c], 0)) || 1);
-  const x = fcnnlsVector(
-    rows.map((r) => r.map((v, c) => v / norms[c])),
-    target,
-  ).K.to1DArray();
+  const scaled = rows.map((r) => r.map((v, c) => v / norms[c]));
+  let x: number[];
+  try {
+    x = fcnnlsVector(scaled, target, { maxIterations: 30 * norms.length }).K.to1DArray();
+  } catch {
+    // The active-set method can cycle on nearly collinear columns; a looser tolerance ends it.
+    x = fcnnlsVector(scaled, target, { maxIterations: 30 * norms.length, gradientTolerance: 1e-3 }).K.to1DArray();
+  }
   const k = x.map((v, c) => Math.max(0, v / norms[c]));
   let ssr = 0;
   rows.forEach((r, i) => {

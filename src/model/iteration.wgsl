@@ -20,20 +20,22 @@ fn batch_sums_empty() -> BatchSums {
   return BatchSums(0u, 0u, 0u, 0u, 0u, vec2<u32>(0u));
 }
 
-// addToSums: one scheduled request with `ctx` tokens stored and `tokens` processed this iteration.
-fn batch_sums_add(s: ptr<function, BatchSums>, ctx: u32, tokens: u32, in_prefill: bool) {
+// addToSums: the sums with one more scheduled request, `ctx` tokens stored, `tokens` processed now.
+fn batch_sums_add(sums: BatchSums, ctx: u32, tokens: u32, in_prefill: bool) -> BatchSums {
+  var s = sums;
   if (in_prefill) {
-    (*s).prompt += tokens;
-    (*s).prefills += 1u;
-    (*s).prefill_ctx += ctx + tokens;
+    s.prompt += tokens;
+    s.prefills += 1u;
+    s.prefill_ctx += ctx + tokens;
     // tokens*ctx + tokens*(tokens+1)/2; tokens*(tokens+1) is even, so the halving is exact.
     let tri = mul32x32(tokens, tokens + 1u);
     let half = vec2<u32>((tri.x >> 1u) | (tri.y << 31u), tri.y >> 1u);
-    (*s).pairs = add64((*s).pairs, add64(mul32x32(tokens, ctx), half));
+    s.pairs = add64(s.pairs, add64(mul32x32(tokens, ctx), half));
   } else {
-    (*s).decodes += 1u;
-    (*s).decode_ctx += ctx + tokens;
+    s.decodes += 1u;
+    s.decode_ctx += ctx + tokens;
   }
+  return s;
 }
 
 // a * b for a u64 whose product with b stays below 2^64.

@@ -40,8 +40,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (c >= arrayLength(&cases)) { return; }
   model_base = cases[c] * ${MODEL_WORDS}u;
   var s = BatchSums(cases[c + 1u], cases[c + 2u], cases[c + 3u], cases[c + 4u], cases[c + 5u], vec2<u32>(cases[c + 6u], cases[c + 7u]));
-  batch_sums_add(&s, cases[c + 8u], cases[c + 9u], cases[c + 10u] != 0u);
-  batch_sums_add(&s, cases[c + 11u], cases[c + 12u], cases[c + 13u] != 0u);
+  s = batch_sums_add(s, cases[c + 8u], cases[c + 9u], cases[c + 10u] != 0u);
+  s = batch_sums_add(s, cases[c + 11u], cases[c + 12u], cases[c + 13u] != 0u);
   outp[${OUT_WORDS}u * i] = iteration_us(s);
   var run = decode_run_at(cases[c + 14u], cases[c + 15u], cases[c + 16u]);
   outp[${OUT_WORDS}u * i + 1u] = decode_run_us(run);

@@ -1,6 +1,7 @@
 // Composes the WGSL module of one policy family (router x scheduler) by explicit concatenation:
 // sizes first, then shared helpers, the scheduler and router twins, and the engine.
 import { readFileSync } from 'node:fs';
+import { ITERATION_WGSL, MODEL_WORDS } from '../../model/iteration.js';
 
 export const ROUTER_WGSL = ['round-robin', 'random', 'least-outstanding', 'power-of-two', 'least-kv'] as const;
 export const SCHEDULER_WGSL = ['vllm-fcfs', 'chunked-prefill', 'sjf'] as const;
@@ -88,7 +89,7 @@ export function laneStrides(sizes: Pick<FamilySizes, 'maxReplicas' | 'slots'>) {
 }
 
 // Word counts; must match shaders/engine.wgsl.
-export const PARAM_FIELDS = 16;
+export const PARAM_FIELDS = 12 + MODEL_WORDS; // the model words last (engine.wgsl P_MODEL)
 export const LANE_WORDS = 75;
 export const REPLICA_FIELDS = 16 + RES_CAP; // 4 vec4 records, then the fold's residue table
 export const SLOT_FIELDS = 16; // 13 used, in 4 vec4 records
@@ -118,6 +119,7 @@ export function composeEngine(router: string, scheduler: string, sizes: FamilySi
     ['shaders/rng.wgsl', sharedShader('rng')],
     ['shaders/histogram.wgsl', sharedShader('histogram')],
     ['shaders/u64.wgsl', sharedShader('u64')],
+    ['src/model/iteration.wgsl', load(ITERATION_WGSL)],
     [`src/policy/engine/${scheduler}.wgsl`, schedulerShader(scheduler)],
     [`src/policy/router/${router}.wgsl`, routerShader(router)],
     ['shaders/engine.wgsl', sharedShader('engine')],

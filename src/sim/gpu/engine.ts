@@ -8,6 +8,7 @@ import type { Trace } from '../../trace/trace.js';
 import { defaultThreads, runCpuJobs } from '../cpu/pool.js';
 import { WORK_FIELDS, type BackendInfo, type Job, type JobResult } from '../job.js';
 import { resolveLane, type Lane } from '../lane.js';
+import { packModelWords } from '../../model/iteration.js';
 import { composeEngine, HIST_WORDS, laneStrides, PARAM_FIELDS, replicaSlots, RES_CAP, WORKGROUP_SIZE } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice } from './device.js';
 
@@ -127,7 +128,9 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     const reason =
       traceOffsets.get(job.trace)!.problem ??
       (lane.profile.blockSize > RES_CAP ? `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}` : null) ??
-      (lane.profile.kvBlocks > 2 ** 31 ? `kvBlocks ${lane.profile.kvBlocks} above 2^31` : null);
+      (lane.profile.kvBlocks > 2 ** 31 ? `kvBlocks ${lane.profile.kvBlocks} above 2^31` : null) ??
+      // The iteration model's context sums are u32 (iteration.wgsl).
+      (lane.profile.kvBlocks * lane.profile.blockSize >= 2 ** 32 ? `KV tokens ${lane.profile.kvBlocks * lane.profile.blockSize} above 2^32-1` : null);
     if (reason) {
       fallback.set(i, reason);
       return;
@@ -345,7 +348,6 @@ function setupChunk(
   c.jobs.forEach((j, l) => {
     const lane = lanes[j];
     const p = lane.profile;
-    const m = p.iterationNs;
     const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
     const values = [
       traceOffsets.get(jobs[j].trace)!.offset,
@@ -357,13 +359,10 @@ function setupChunk(
       p.maxNumSeqs,
       p.maxBatchedTokens,
       p.maxModelLen,
-      m.base,
-      m.perPrefillToken,
-      m.perDecodeSeq,
-      m.perContextToken,
       lane.watermarkBlocks,
       us(lane.slo.ttftMs),
       us(lane.slo.tpotMs),
+      ...packModelWords(p.iterationNs),
     ];
     values.forEach((v, f) => (params[f * L + l] = v));
   });
