@@ -1,4 +1,5 @@
-import { resolveProfile, type ProfileOverrides } from '../src/model/profile.js';
+import { expect } from 'vitest';
+import { ConfigError, resolveProfile, type ProfileOverrides } from '../src/model/profile.js';
 import type { LaneSpec } from '../src/sim/lane.js';
 import type { Trace } from '../src/trace/trace.js';
 
@@ -27,4 +28,15 @@ export function tinySpec(
     seed: 0,
     ...extra,
   };
+}
+
+/** The message of the ConfigError that f throws (fails the test when it throws nothing else). */
+export function configErrorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('no error thrown');
 }

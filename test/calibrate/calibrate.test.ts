@@ -8,8 +8,9 @@ import { fitModel, FIT_TERMS, stepKnots } from '../../src/calibrate/fit.js';
 import { referenceIterations } from '../../src/calibrate/reference.js';
 import { readAttentionRows, readIterations, readOperatorProfile, type MeasuredIteration } from '../../src/calibrate/tables.js';
 import { addToSums, emptySums, iterationPs, type IterationModel } from '../../src/model/iteration.js';
-import { ConfigError, resolveProfile } from '../../src/model/profile.js';
+import { resolveProfile } from '../../src/model/profile.js';
 import { cli } from '../cli-helper.js';
+import { configErrorOf } from '../helpers.js';
 import { Draw } from '../model/random-models.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'schedlab-calibrate-'));
@@ -114,25 +115,16 @@ describe('calibrate inputs', () => {
   });
 
   it('refuses bad input naming the file, line and field', () => {
-    const errorOf = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(ConfigError);
-        return (e as Error).message;
-      }
-      throw new Error('no error');
-    };
     const bad = file('bad.csv', 'prompt_tokens,decode_seqs,context_tokens,ms\n0,32,32000,20.5\n\n12,x,3,4\n');
-    expect(errorOf(() => readIterations(bad))).toBe(`${bad}:4: field decode_seqs: expected a number >= 0, got "x"`);
+    expect(configErrorOf(() => readIterations(bad))).toBe(`${bad}:4: field decode_seqs: expected a number >= 0, got "x"`);
     const missing = file('missing.csv', 'prompt_tokens,decode_seqs,ms\n1,2,3\n');
-    expect(errorOf(() => readIterations(missing))).toBe(`${missing}:1: missing column context_tokens`);
+    expect(configErrorOf(() => readIterations(missing))).toBe(`${missing}:1: missing column context_tokens`);
     const short = file('short.csv', 'prompt_tokens,decode_seqs,context_tokens,ms\n512,0,100,45\n');
-    expect(errorOf(() => readIterations(short))).toMatch(/short\.csv:2: field context_tokens/);
+    expect(configErrorOf(() => readIterations(short))).toMatch(/short\.csv:2: field context_tokens/);
     const zero = file('zero.csv', 'prompt_tokens,decode_seqs,context_tokens,ms\n0,0,0,45\n');
-    expect(errorOf(() => readIterations(zero))).toMatch(/zero\.csv:2: an iteration needs/);
+    expect(configErrorOf(() => readIterations(zero))).toMatch(/zero\.csv:2: an iteration needs/);
     const mlp = file('mlp-bad.csv', [mlpHeader, mlpRow(1, 0.3), `-1,0,0,0,0,0,0,0,0,32,8,4096,8,1`].join('\n'));
-    expect(errorOf(() => readOperatorProfile(mlp, 1))).toMatch(/mlp-bad\.csv:3: field time_stats\.input_layernorm\.median/);
+    expect(configErrorOf(() => readOperatorProfile(mlp, 1))).toMatch(/mlp-bad\.csv:3: field time_stats\.input_layernorm\.median/);
   });
 });
 

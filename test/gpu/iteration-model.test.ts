@@ -2,7 +2,7 @@
 // and random models, on edge and random batches, through the general evaluation, the per-request
 // sums and the fast-forward run. Fails (does not skip) when no WebGPU adapter is found.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   addToSums,
   decodeRun,
@@ -51,15 +51,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   outp[${OUT_WORDS}u * i + 3u] = decode_run_us(run);
 }`;
 
-let device: GPUDevice;
-beforeAll(async () => {
-  device = (await requireDevice()).device;
-});
-afterAll(async () => {
-  await releaseDevice();
-});
+afterAll(releaseDevice);
 
 async function runKernel(models: Uint32Array<ArrayBuffer>, cases: Uint32Array<ArrayBuffer>): Promise<Uint32Array> {
+  const { device } = await requireDevice();
   const code = [sharedShader('u64'), readFileSync(ITERATION_WGSL, 'utf8'), KERNEL].join('\n');
   const entries = [0, 1, 2].map((binding) => ({
     binding,

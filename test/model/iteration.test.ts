@@ -14,13 +14,16 @@ import {
   iterationPs,
   iterationUs,
   MAX_ITERATION_PS,
+  MAX_TOKEN_SEGMENTS,
+  MODEL_WORDS,
   packModelWords,
   psToUs,
   type BatchSums,
   type IterationModel,
 } from '../../src/model/iteration.js';
-import { ConfigError, PROFILE_NAMES, resolveProfile } from '../../src/model/profile.js';
+import { PROFILE_NAMES, resolveProfile } from '../../src/model/profile.js';
 import { resolveLane } from '../../src/sim/lane.js';
+import { configErrorOf } from '../helpers.js';
 import { Draw, randomModel, randomSums, withinBound } from './random-models.js';
 
 const seed = Number(process.env.SCHEDLAB_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
@@ -106,25 +109,17 @@ describe('iteration-time model', () => {
     }
   });
 
-  it('packs a model into 24 words, unused segments past every batch', () => {
+  it('packs a model into MODEL_WORDS words, unused segments past every batch', () => {
     const m = resolveProfile('llama3-8b-h100').iterationNs;
     const w = packModelWords({ ...m, perBatchTokenPs: [[0, 5], [128, 7]] });
     expect([...w.slice(0, 4)]).toEqual([m.base, m.perPrefillToken, m.perDecodeSeq, m.perContextToken]);
     expect([...w.slice(8, 11)]).toEqual([0, 128, 0xffffffff]);
-    expect([...w.slice(16, 19)]).toEqual([5, 7, 0]);
+    expect(w.length).toBe(MODEL_WORDS);
+    expect([...w.slice(8 + MAX_TOKEN_SEGMENTS, 11 + MAX_TOKEN_SEGMENTS)]).toEqual([5, 7, 0]);
   });
 });
 
 describe('profile validation of the model', () => {
-  const errorOf = (f: () => unknown) => {
-    try {
-      f();
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      return (e as Error).message;
-    }
-    throw new Error('no error');
-  };
   const dir = mkdtempSync(join(tmpdir(), 'schedlab-model-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   let files = 0;
@@ -136,17 +131,17 @@ describe('profile validation of the model', () => {
   const limits = { kvBlocks: 1000, blockSize: 16, maxNumSeqs: 64, maxBatchedTokens: 2048, maxModelLen: 4096 };
 
   it('names the field of a bad segment table, a bad coefficient or an unknown term', () => {
-    expect(errorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perBatchTokenPs: [[64, 1], [64, 2]] } })))).toMatch(/iterationNs\.perBatchTokenPs.*increase/);
-    expect(errorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perAttendedPairPs: -1 } })))).toMatch(/iterationNs\.perAttendedPairPs/);
-    expect(errorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perBatchTokenPs: Array.from({ length: 9 }, (_, j) => [j, 1]) } })))).toMatch(
+    expect(configErrorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perBatchTokenPs: [[64, 1], [64, 2]] } })))).toMatch(/iterationNs\.perBatchTokenPs.*increase/);
+    expect(configErrorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perAttendedPairPs: -1 } })))).toMatch(/iterationNs\.perAttendedPairPs/);
+    expect(configErrorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perBatchTokenPs: Array.from({ length: MAX_TOKEN_SEGMENTS + 1 }, (_, j) => [j, 1]) } })))).toMatch(
       /iterationNs\.perBatchTokenPs/,
     );
-    expect(errorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perKvToken: 3 } })))).toMatch(/iterationNs/);
+    expect(configErrorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perKvToken: 3 } })))).toMatch(/iterationNs/);
   });
 
   it('refuses a profile whose worst-case iteration passes 71.6 minutes, naming iterationNs', () => {
     // 2048 tokens x 4096 context x 4.29 ms per pair is far past u32 microseconds.
-    expect(errorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perAttendedPairPs: 0xffffffff } })))).toMatch(/field iterationNs: worst-case iteration/);
+    expect(configErrorOf(() => resolveProfile(write({ ...limits, iterationNs: { base: 1, perAttendedPairPs: 0xffffffff } })))).toMatch(/field iterationNs: worst-case iteration/);
   });
 
   it('accepts the README example: Llama-2-70B TP4 prefilling 131,072 tokens at once (about 30 s an iteration)', () => {
