@@ -62,16 +62,26 @@ fn model_split_us(ps: vec2<u32>) -> vec2<u32> {
   return vec2<u32>(b.x, b.z * 1000u + a.z);
 }
 
+// Segment j's share of the batch-token table: its ps per token times the batch tokens inside it.
+fn model_segment_ps(tokens: u32, j: u32) -> vec2<u32> {
+  let seg_start = model_word(8u + j);
+  if (tokens <= seg_start) { return vec2<u32>(0u); }
+  var seg_end = tokens;
+  if (j + 1u < MODEL_SEGMENTS) { seg_end = min(tokens, model_word(9u + j)); }
+  return mul32x32(model_word(8u + MODEL_SEGMENTS + j), seg_end - seg_start);
+}
+
+// Straight-line over the 16 segments: no loop, so nothing here counts against a backend's loop limit
+// (the engine's tick() budget on llvmpipe).
 fn model_batch_tokens_ps(tokens: u32) -> vec2<u32> {
-  var ps = vec2<u32>(0u);
-  for (var j = 0u; j < MODEL_SEGMENTS; j++) {
-    let seg_start = model_word(8u + j);
-    if (tokens <= seg_start) { break; }
-    var seg_end = tokens;
-    if (j + 1u < MODEL_SEGMENTS) { seg_end = min(tokens, model_word(9u + j)); }
-    ps = add64(ps, mul32x32(model_word(8u + MODEL_SEGMENTS + j), seg_end - seg_start));
-  }
-  return ps;
+  var ps = add64(model_segment_ps(tokens, 0u), model_segment_ps(tokens, 1u));
+  ps = add64(ps, add64(model_segment_ps(tokens, 2u), model_segment_ps(tokens, 3u)));
+  ps = add64(ps, add64(model_segment_ps(tokens, 4u), model_segment_ps(tokens, 5u)));
+  ps = add64(ps, add64(model_segment_ps(tokens, 6u), model_segment_ps(tokens, 7u)));
+  ps = add64(ps, add64(model_segment_ps(tokens, 8u), model_segment_ps(tokens, 9u)));
+  ps = add64(ps, add64(model_segment_ps(tokens, 10u), model_segment_ps(tokens, 11u)));
+  ps = add64(ps, add64(model_segment_ps(tokens, 12u), model_segment_ps(tokens, 13u)));
+  return add64(ps, add64(model_segment_ps(tokens, 14u), model_segment_ps(tokens, 15u)));
 }
 
 fn iteration_ps(b: BatchSums) -> vec2<u32> {
