@@ -85,7 +85,11 @@ function solve(p: Problem, knots: number[]): { k: number[]; ssr: number } {
     x = fcnnlsVector(scaled, target, { maxIterations: 30 * norms.length }).K.to1DArray();
   } catch {
     // The active-set method can cycle on nearly collinear columns; a looser tolerance ends it.
-    x = fcnnlsVector(scaled, target, { maxIterations: 30 * norms.length, gradientTolerance: 1e-3 }).K.to1DArray();
+    try {
+      x = fcnnlsVector(scaled, target, { maxIterations: 30 * norms.length, gradientTolerance: 1e-3 }).K.to1DArray();
+    } catch (e) {
+      throw new ConfigError(`calibrate: the least-squares fit did not converge (${(e as Error).message}); give fewer --knots or pin terms`);
+    }
   }
   const k = x.map((v, c) => Math.max(0, v / norms[c]));
   let ssr = 0;
