@@ -8,6 +8,7 @@ import { DEFAULT_PREDICTOR, PREDICTOR_NAMES } from './policy/predictor/index.js'
 import { ROUTER_NAMES } from './policy/router/index.js';
 import { formatSummaryTable, formatComparison } from './report/table.js';
 import { simulate, type PerRequestRows } from './sim/cpu/simulator.js';
+import { registerCalibrateCommand } from './calibrate/command.js';
 import { registerEngineCommands } from './sim/commands.js';
 import { releaseEngines, runJobs } from './sim/engine.js';
 import { registerSweepCommands } from './sweep/commands.js';
@@ -204,6 +205,7 @@ export function buildProgram(): Command {
   registerEngineCommands(program);
   registerSweepCommands(program);
   registerPaperCommand(program);
+  registerCalibrateCommand(program);
   return program;
 }
 

@@ -136,11 +136,9 @@ fn complete(s: u32, id: vec4<u32>) {
 
 // ---- the batch being built ----
 
-// Batch totals, summed as requests join the batch.
+// Batch totals, summed as requests join the batch (the iteration model's inputs: iteration.wgsl).
 var<private> batch_size: u32;
-var<private> batch_prefill_tokens: u32;
-var<private> batch_decodes: u32;
-var<private> batch_context: u32;
+var<private> batch_sums: BatchSums;
 // The requests that complete when the batch ends: those that produce a token and have the fewest
 // tokens left (min_left), if the batch runs min_left iterations; and the blocks they hold then.
 var<private> min_left: u32;
@@ -155,8 +153,7 @@ var<private> residues_n: u32;
 
 fn join_batch(ctx_before: u32, tokens: u32, prefill: bool) {
   batch_size += 1u;
-  if (prefill) { batch_prefill_tokens += tokens; } else { batch_decodes += 1u; }
-  batch_context += ctx_before + tokens;
+  batch_sums = batch_sums_add(batch_sums, ctx_before, tokens, prefill);
 }
 
 // A member that produces a token with `left` tokens left (before the batch) and `ctx_after`
@@ -176,9 +173,7 @@ fn count_producer(left: u32, ctx_after: u32) {
 
 fn begin_batch() {
   batch_size = 0u;
-  batch_prefill_tokens = 0u;
-  batch_decodes = 0u;
-  batch_context = 0u;
+  batch_sums = batch_sums_empty();
   min_left = 0xffffffffu;
   min_count = 0u;
   min_blocks = 0u;

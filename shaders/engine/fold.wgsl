@@ -39,6 +39,8 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
   var duration_sum = 0u;
   var kv_sum = vec2<u32>(0u);
   var itl_max = 0u;
+  // Iteration k lasts decode_run_us(run); the run steps on with a few u32 operations.
+  var run = decode_run_at(n, context, k);
   loop {
     tick();
     if (k >= max_k) { break; }
@@ -50,7 +52,7 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
     // A shorter fold is still exact (the next event folds on); it keeps one long one under the
     // loop limiter.
     if (budget_spent()) { break; }
-    let dur = iteration_us(0u, n, context + k * n);
+    let dur = decode_run_us(run);
     let e2 = end + dur;
     // Ends the fold here; step() rebases the clock before the replica's next iteration.
     if (e2 < end || e2 == FAR) { break; }
@@ -83,6 +85,7 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
     itl_max = max(itl_max, dur);
     end = e2;
     k += 1u;
+    run = decode_run_next(run);
     let previous = residue;
     residue = select(residue - 1u, cfg.block_size - 1u, residue == 0u);
     if (!small && residue / 4u != previous / 4u) { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }

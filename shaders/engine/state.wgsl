@@ -27,7 +27,7 @@ struct Uniforms {
 @group(0) @binding(6) var<storage, read_write> hist: array<u32>; // HIST_BUCKETS per histogram
 @group(0) @binding(7) var<storage, read_write> live: array<atomic<u32>>; // lanes still running after this dispatch
 
-// The lane's configuration, read once per dispatch from params.
+// The lane's configuration, read once per dispatch from params (PARAMS in layout.ts).
 struct LaneConfig {
   trace_offset: u32,
   trace_length: u32,
@@ -39,10 +39,6 @@ struct LaneConfig {
   max_batched_tokens: u32,
   max_model_len: u32,
   watermark_blocks: u32,
-  iter_ns_base: u32,
-  iter_ns_per_prefill_token: u32,
-  iter_ns_per_decode_seq: u32,
-  iter_ns_per_context_token: u32,
   slo_ttft_us: u32,
   slo_tpot_us: u32,
   router: u32,
@@ -52,20 +48,26 @@ struct LaneConfig {
 
 var<private> lane: u32;
 var<private> cfg: LaneConfig;
+// The lane's iteration-time model (src/model/iteration.wgsl reads it through model_word).
+var<private> model: array<u32, MODEL_WORDS>;
 
 fn param_rec(q: u32) -> vec4<u32> { count_load(); return params[q * U.lanes + lane]; }
+fn model_word(i: u32) -> u32 { return model[i]; }
 
 fn load_config() {
   let a = param_rec(0u);
   let b = param_rec(1u);
   let c = param_rec(2u);
   let d = param_rec(3u);
-  let e = param_rec(4u);
-  // The order of PARAMS in layout.ts (a compile-time check below keeps the two in step).
-  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, d.y, c.y, c.z, c.w, d.x, d.z, d.w, e.x, e.y, e.z);
+  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z);
+  for (var q = 0u; q < MODEL_WORDS / 4u; q++) {
+    let v = param_rec(P_MODEL / 4u + q);
+    for (var c4 = 0u; c4 < 4u; c4++) { model[4u * q + c4] = v[c4]; }
+  }
 }
-const_assert P_TRACE_OFFSET == 0u && P_REPLICAS == 2u && P_KV_BLOCKS == 4u && P_MAX_MODEL_LEN == 8u && P_ITER_NS_BASE == 9u;
-const_assert P_ITER_NS_PER_CONTEXT_TOKEN == 12u && P_WATERMARK_BLOCKS == 13u && P_SLO_TTFT_US == 14u && P_ROUTER == 16u && P_BATCHING == 18u;
+// load_config reads PARAMS in layout.ts order.
+const_assert P_TRACE_OFFSET == 0u && P_MAX_MODEL_LEN == 8u && P_WATERMARK_BLOCKS == 9u && P_SLO_TPOT_US == 11u;
+const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_MODEL == 16u && MODEL_WORDS % 4u == 0u;
 
 // Word w of the lane's region of a u32 buffer (the histograms) whose lane-major stride is `stride` words.
 fn ix(w: u32, stride: u32) -> u32 {

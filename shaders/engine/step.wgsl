@@ -45,8 +45,8 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     stop(ST_INTERNAL);
     return false;
   }
-  let context = batch_context;
-  let first_us = iteration_us(batch_prefill_tokens, batch_decodes, context);
+  let context = batch_sums.decode_ctx; // a fold's batch is all decodes
+  let first_us = iteration_us(batch_sums);
   record_iteration(first_us);
   let end = now + first_us;
   if (end < now || end == FAR) {

@@ -8,6 +8,7 @@ import type { Trace } from '../../trace/trace.js';
 import { defaultThreads, runCpuJobs } from '../cpu/pool.js';
 import type { BackendInfo, Job, JobResult } from '../job.js';
 import { resolveLane, type Lane } from '../lane.js';
+import { packModelWords } from '../../model/iteration.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { hasWgslTwin } from '../../policy/twins.js';
@@ -205,6 +206,8 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null): string 
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
+  // The iteration model's context sums are u32 (iteration.wgsl).
+  if (lane.profile.kvBlocks * lane.profile.blockSize >= 2 ** 32) return `KV tokens ${lane.profile.kvBlocks * lane.profile.blockSize} above 2^32-1`;
   return null;
 }
 
@@ -242,9 +245,8 @@ function traceProblem(t: Trace): string | null {
 
 function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput {
   const p = lane.profile;
-  const m = p.iterationNs;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-  const values: Record<ParamName, number> = {
+  const values: Record<Exclude<ParamName, 'MODEL'>, number> = {
     TRACE_OFFSET: traceOffset,
     TRACE_LENGTH: requests,
     REPLICAS: lane.replicas,
@@ -254,10 +256,6 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
     MAX_NUM_SEQS: p.maxNumSeqs,
     MAX_BATCHED_TOKENS: p.maxBatchedTokens,
     MAX_MODEL_LEN: p.maxModelLen,
-    ITER_NS_BASE: m.base,
-    ITER_NS_PER_PREFILL_TOKEN: m.perPrefillToken,
-    ITER_NS_PER_DECODE_SEQ: m.perDecodeSeq,
-    ITER_NS_PER_CONTEXT_TOKEN: m.perContextToken,
     WATERMARK_BLOCKS: lane.watermarkBlocks,
     SLO_TTFT_US: us(lane.slo.ttftMs),
     SLO_TPOT_US: us(lane.slo.tpotMs),
@@ -267,7 +265,8 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
     PAD: 0,
   };
   const params = new Uint32Array(PARAMS.words);
-  for (const [name, w] of Object.entries(PARAMS.offset)) params[w as number] = values[name as ParamName];
+  for (const [name, v] of Object.entries(values)) params[PARAMS.offset[name as ParamName]] = v;
+  params.set(packModelWords(p.iterationNs), PARAMS.offset.MODEL);
   return { params, requests };
 }
 
