@@ -47,24 +47,26 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   }
   let context = batch_sums.decode_ctx; // a fold's batch is all decodes
   let first_us = iteration_us(batch_sums);
-  record_iteration(first_us);
+  let folds = pure && FAST_FORWARD;
+  record_iteration(first_us, folds);
   let end = now + first_us;
   if (end < now || end == FAR) {
     stop(ST_CLOCK);
     return false;
   }
-  rep_put(2u, r, vec4<u32>(context, min_left, 1u, end));
+  let f = vec4<u32>(context, min_left, 1u, end);
   rep_put(4u, r, vec4<u32>(min_count, min_blocks, residues_lo, residues_hi));
   set_end(r, end);
   busy_mask = mask_with(busy_mask, r);
   start_mask = mask_without(start_mask, r);
   open_mask = mask_without(open_mask, r);
   rep_close();
-  if (pure && FAST_FORWARD) {
+  if (folds) {
     enter(W_ACCESSES_FOLD);
-    rep_set(R_FOLD_N, r, batch_size);
-    let after = extend_fold(r, end, rep.used, has_next, next_arrival);
+    let after = start_fold(r, f, batch_size, end, rep.used, has_next, next_arrival);
     if (after != rep.used) { rep_set(R_USED, r, after); }
+  } else {
+    rep_put(2u, r, f);
   }
   return true;
 }
@@ -197,7 +199,7 @@ fn step() -> bool {
       let end = end_of(r);
       if (!has_next || end < next_arrival) {
         let used = rep_get(R_USED, r);
-        let after = extend_fold(r, end, used, has_next, next_arrival);
+        let after = continue_fold(r, end, used, has_next, next_arrival);
         if (after != used) { rep_set(R_USED, r, after); }
       }
       enter(W_ACCESSES_EVENT_SCAN);

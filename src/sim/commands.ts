@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { addTraceOptions, BUNDLED_TRACE, int, prepareTrace, type TraceOptions } from '../cli-options.js';
 import { firstDifference } from '../metrics/record.js';
-import { ConfigError } from '../model/profile.js';
+import { ConfigError, resolveProfile } from '../model/profile.js';
 import { startProgress } from '../report/progress.js';
 import { specJobs } from '../sweep/sweep.js';
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
@@ -112,6 +112,7 @@ interface BenchOptions extends TraceOptions {
   work?: boolean;
   random?: number;
   seed: number;
+  profile?: string;
 }
 
 /** `bench --work`: the GPU engine's work counters, no timing and no CPU run. */
@@ -126,7 +127,8 @@ async function workCommand(jobs: Job[], o: BenchOptions): Promise<void> {
 
 async function benchCommand(o: BenchOptions): Promise<void> {
   const { trace, config } = prepareTrace(o);
-  const jobs = o.random ? randomJobs(trace, o.random, o.seed) : gridJobs(trace, o.lanes, { replicas: o.replicas });
+  const profile = o.profile === undefined ? undefined : resolveProfile(o.profile);
+  const jobs = o.random ? randomJobs(trace, o.random, o.seed) : gridJobs(trace, o.lanes, { replicas: o.replicas, profile });
   if (o.work) return workCommand(jobs, o);
   const threads = o.threads ?? defaultThreads();
   const { runGpuJobs } = await requireGpuEngine();
@@ -190,6 +192,7 @@ export function registerEngineCommands(program: Command): void {
     .option('--lanes <n>', 'configurations (every router x scheduler, rate scales 1/2/4, 2/4/8 replicas, seeds)', int('--lanes', 1), 64)
     .option('--replicas <n>', 'replicas of every configuration (default: 2, 4 and 8 in turn)', int('--replicas', 1))
     .option('--threads <n>', 'CPU worker threads for the reference (default: all cores)', int('--threads', 1))
+    .option('--profile <name>', 'serving profile of the grid (preset or .json file; default: the default preset)')
     .option('--random <n>', 'instead of the grid: n random configurations as compare draws them (with --seed)', int('--random', 1))
     .option('--seed <k>', 'seed of --random', int('--seed'), 11)
     .option('--work', "report the GPU engine's work counters (per lane instant: storage accesses, visits, loops; dispatches per submit) instead of timing")
