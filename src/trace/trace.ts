@@ -1,4 +1,13 @@
 // A parsed trace: columnar, sorted by arrival, times in integer microseconds from the first request.
+import { TraceError } from './errors.js';
+
+/**
+ * Latest arrival a trace may hold, in µs from its first request (2^52 µs, about 142 years): exact
+ * in a double with as much again left for the simulated clock to run past the last arrival.
+ * Readers apply it, and so do windows and rate scales, so no path yields arrivals that lose
+ * precision (a rate scale of 1e-300 used to turn every latency into 0).
+ */
+export const MAX_ARRIVAL_US = 2 ** 52;
 
 export interface Trace {
   /** Short name for reports (file name or generator description). */
@@ -17,6 +26,24 @@ export interface Trace {
 
 export function traceLength(trace: Trace): number {
   return trace.arrivalUs.length;
+}
+
+function beyondLimit(what: string, lastUs: number): TraceError {
+  const years = lastUs / 3.15576e13;
+  return new TraceError(
+    `${what}: the last request would arrive ${lastUs.toPrecision(4)} µs (${years.toPrecision(3)} years) after the first, ` +
+      `beyond the 2^52 µs (about 142 years) that arrival times may span`,
+  );
+}
+
+/** The trace itself, after checking that its arrivals are integers in [0, MAX_ARRIVAL_US]; `what` names it in the error. */
+export function checkTraceLimits(trace: Trace, what: string): Trace {
+  const n = trace.arrivalUs.length;
+  if (n === 0) return trace;
+  if (!(trace.arrivalUs[0] >= 0)) throw new TraceError(`${what}: the first arrival (${trace.arrivalUs[0]} µs) is negative`);
+  const last = trace.arrivalUs[n - 1];
+  if (!(last <= MAX_ARRIVAL_US)) throw beyondLimit(what, last);
+  return trace;
 }
 
 /** Keeps requests whose original arrival lies in [startS, startS + durationS), re-based to 0. */
@@ -44,11 +71,16 @@ export function windowTrace(trace: Trace, startS = 0, durationS = Infinity): Tra
   return out;
 }
 
-/** Multiplies the arrival rate by `rateScale` (2 = twice the load): arrival' = floor(arrival / rateScale). */
+/**
+ * Multiplies the arrival rate by `rateScale` (2 = twice the load): arrival' = floor(arrival / rateScale).
+ * A scale that would stretch the trace beyond MAX_ARRIVAL_US is a TraceError.
+ */
 export function scaleTrace(trace: Trace, rateScale: number): Trace {
   if (!(rateScale > 0) || !Number.isFinite(rateScale)) {
-    throw new Error(`rate scale must be a positive number, got ${rateScale}`);
+    throw new TraceError(`rate scale must be a positive number, got ${rateScale}`);
   }
   if (rateScale === 1) return trace;
+  const n = trace.arrivalUs.length;
+  if (n > 0 && !(trace.arrivalUs[n - 1] / rateScale <= MAX_ARRIVAL_US)) throw beyondLimit(`trace ${trace.name} at rate scale ${rateScale}`, trace.arrivalUs[n - 1] / rateScale);
   return { ...trace, arrivalUs: trace.arrivalUs.map((a) => Math.floor(a / rateScale)) };
 }
