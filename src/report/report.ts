@@ -1,8 +1,9 @@
 // `schedlab report <dir>`: one self-contained HTML page (inline SVG plots, inline CSS and JS, no
 // network) summarising a sweep's result set.
 import { join } from 'node:path';
-import { readAllRows, readManifest, type Manifest, type Row } from '../sweep/results.js';
-import { writeAtomic } from '../write-atomic.js';
+import { readAllRows } from '../sweep/database.js';
+import { FILES, readManifest, type Manifest, type Row } from '../sweep/results.js';
+import { assertWritableFile, writeAtomic } from '../write-atomic.js';
 import type { Value } from '../sweep/spec.js';
 import { buildPlots, type Plot } from './plots.js';
 
@@ -116,15 +117,10 @@ ${figures}
 /** Writes the report (default <dir>/report.html) atomically and returns its path. */
 export async function writeReport(dir: string, o: { out?: string } = {}): Promise<string> {
   const manifest = readManifest(dir);
+  const out = o.out ?? join(dir, FILES.report);
+  assertWritableFile(out, o.out ? '--out' : 'report');
   const { columns, rows } = await readAllRows(dir);
   const plots = rows.length ? await buildPlots(rows) : [];
-  const out = o.out ?? join(dir, 'report.html');
   writeAtomic(out, renderHtml(manifest, columns, rows, plots));
-  return out;
-}
-
-export async function reportCommand(dir: string, o: { out?: string } = {}): Promise<string> {
-  const out = await writeReport(dir, o);
-  process.stdout.write(`wrote ${out}\n`);
   return out;
 }

@@ -1,5 +1,6 @@
 // Trace files are read a chunk at a time and handed out a line at a time: memory holds one chunk
 // plus the columns the builder keeps, never the file's text (docs/traces.md, "Memory").
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { TraceError } from './errors.js';
 
@@ -90,4 +91,17 @@ export function* traceLines(path: string): Generator<Line> {
 function clean(text: string, number: number): string {
   const t = text.endsWith('\r') ? text.slice(0, -1) : text;
   return number === 1 && t.startsWith('\uFEFF') ? t.slice(1) : t;
+}
+
+/** SHA-256 of a file's bytes (hex), read in chunks: sweeps key their results by trace content, not path. */
+export function fileDigest(path: string): string {
+  const fd = open(path);
+  try {
+    const hash = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (let n = read(fd, path, chunk); n > 0; n = read(fd, path, chunk)) hash.update(chunk.subarray(0, n));
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
 }
