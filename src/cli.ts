@@ -41,7 +41,7 @@ export function buildProgram(): Command {
     .description('Replay LLM request traces against routers x engine schedulers; CPU reference or thousands of lanes on WebGPU')
     .version(VERSION, '-V, --version', 'print the version')
     .option('--debug', 'print the stack trace of unexpected errors (also SCHEDLAB_DEBUG=1)')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride(); // before adding commands, which inherit it: errors come back to main() for exit code 2
   for (const register of COMMANDS) register(program);
   return program;

@@ -35,8 +35,10 @@ export function parseObjective(text: string, types: Record<string, string>, what
   const columns = Object.keys(types);
   const column = checkColumn(name.trim(), columns, what);
   if (!NUMERIC.test(types[column])) {
-    const numeric = columns.filter((c) => NUMERIC.test(types[c]) && c !== 'config_index');
-    throw new ConfigError(`${what}: column ${column} holds ${types[column]} values, not numbers; choose a numeric column: ${numeric.join(', ')}`);
+    throw new ConfigError(
+      `${what}: column ${column} holds ${types[column]} values, not numbers; choose a numeric column, e.g. ttft_ms_p99 or throughput_output_tokens_per_s ` +
+        `(schedlab query DIR "DESCRIBE results" lists every column with its type)`,
+    );
   }
   return { column, direction: (dir as Direction | undefined) ?? defaultDirection(column) };
 }

@@ -94,6 +94,7 @@ const ALLOWED = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
 
 /** Runs one user-written query over `results`: exactly one statement, a SELECT (or EXPLAIN). */
 export async function userQuery(conn: DuckDBConnection, sql: string): Promise<{ columns: string[]; rows: Row[] }> {
+  if (sql.trim() === '') throw new ConfigError('SQL: the query is empty; e.g. "SELECT * FROM results LIMIT 5"');
   let statements;
   try {
     statements = await conn.extractStatements(sql);
@@ -112,7 +113,7 @@ export async function userQuery(conn: DuckDBConnection, sql: string): Promise<{ 
     throw new ConfigError(`SQL: ${message}${sandbox}`);
   }
   if (!ALLOWED.has(prepared.statementType)) {
-    throw new ConfigError(`SQL: only a query may run (SELECT ... FROM results), not a ${StatementType[prepared.statementType] ?? 'statement of another kind'} statement`);
+    throw new ConfigError(`SQL: only a query may run (SELECT ... FROM results); this statement is of type ${StatementType[prepared.statementType] ?? prepared.statementType}`);
   }
   let reader;
   try {

@@ -4,7 +4,7 @@
 // Deterministic: the same spec always gives the same list.
 import { isAbsolute, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { ConfigError, resolveProfile, type ProfileOverrides, type ServingProfile } from '../model/profile.js';
+import { checkIterationBound, ConfigError, resolveProfile, type ServingProfile } from '../model/profile.js';
 import { engineScheduler } from '../policy/engine/index.js';
 import { router as routerByName } from '../policy/router/index.js';
 import { draw } from '../rng.js';
@@ -133,6 +133,31 @@ function num(v: Value | undefined): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
+const PROFILE_OVERRIDES = [
+  'profile.kvBlocks',
+  'profile.blockSize',
+  'profile.maxNumSeqs',
+  'profile.maxBatchedTokens',
+  'profile.maxModelLen',
+  'profile.iterationNs.base',
+  'profile.iterationNs.perPrefillToken',
+  'profile.iterationNs.perDecodeSeq',
+  'profile.iterationNs.perContextToken',
+];
+
+const policyParamNames = new Map<string, string[]>();
+
+/** The parameter names a policy's schema declares (cached per policy). */
+function paramNames(prefix: string, policy: { name: string; params: unknown }): string[] {
+  const key = `${prefix}.${policy.name}`;
+  let names = policyParamNames.get(key);
+  if (!names) {
+    names = Object.keys((policy.params as { shape?: object }).shape ?? {});
+    policyParamNames.set(key, names);
+  }
+  return names;
+}
+
 /** Caches that would otherwise grow with the sweep are dropped whole at this size. */
 const CACHE_LIMIT = 4096;
 
@@ -156,7 +181,9 @@ export class SpecExpansion {
   private readonly sampleCount: number;
   private readonly varied: string[];
   private readonly base: Record<string, Value>;
+  private readonly rules: { when: [string, Value | Value[]][]; set: Record<string, Value> }[];
   private readonly profiles = new Map<string, ServingProfile>();
+  private readonly bases = new Map<string, ServingProfile>();
   private readonly digests = new Map<string, string>();
 
   constructor(readonly loaded: LoadedSpec) {
@@ -185,6 +212,7 @@ export class SpecExpansion {
     this.samples = sample ? Object.entries(sample.axes).map(([key, axis], j) => new SampleAxis(key, axis, byKey.get(key)!, j, sample)) : [];
     this.base = { trace: Object.keys(spec.traces)[0], ...DEFAULTS, ...spec.fixed };
     this.varied = [...Object.keys(spec.grid), ...Object.keys(spec.sample?.axes ?? {})];
+    this.rules = spec.rules.map((r) => ({ when: Object.entries(r.when), set: r.set }));
   }
 
   /** Every parameter's value in configuration `index`, rules applied. */
@@ -198,8 +226,8 @@ export class SpecExpansion {
     }
     const s = index % this.sampleCount;
     for (const axis of this.samples) values[axis.key] = axis.value(s);
-    for (const rule of this.loaded.spec.rules) {
-      const match = Object.entries(rule.when).every(([k, want]) => (Array.isArray(want) ? want.includes(values[k] ?? null) : want === (values[k] ?? null)));
+    for (const rule of this.rules) {
+      const match = rule.when.every(([k, want]) => (Array.isArray(want) ? want.includes(values[k] ?? null) : want === (values[k] ?? null)));
       if (match) Object.assign(values, rule.set);
     }
     return values;
@@ -241,26 +269,35 @@ export class SpecExpansion {
   }
 
   private profile(values: Record<string, Value>): ServingProfile {
-    const overrides: ProfileOverrides = {
-      kvBlocks: num(values['profile.kvBlocks']),
-      blockSize: num(values['profile.blockSize']),
-      maxNumSeqs: num(values['profile.maxNumSeqs']),
-      maxBatchedTokens: num(values['profile.maxBatchedTokens']),
-      maxModelLen: num(values['profile.maxModelLen']),
-      iterationNs: {
-        base: num(values['profile.iterationNs.base']),
-        perPrefillToken: num(values['profile.iterationNs.perPrefillToken']),
-        perDecodeSeq: num(values['profile.iterationNs.perDecodeSeq']),
-        perContextToken: num(values['profile.iterationNs.perContextToken']),
-      },
-    };
     let profileName = String(values.profile);
     if (profileName.endsWith('.json') && !isAbsolute(profileName)) profileName = resolve(this.loaded.baseDir, profileName);
-    const key = `${profileName}\u0000${JSON.stringify(overrides)}`;
+    let key = profileName;
+    for (const k of PROFILE_OVERRIDES) key += `\u0000${values[k] ?? ''}`;
     let profile = this.profiles.get(key);
     if (!profile) {
+      // The preset or file is validated once; each override value was validated against the same
+      // bounds by the spec schema, so only the cross-field checks remain (checkIterationBound here,
+      // the scheduler's in resolveLane).
+      const base = this.bases.get(profileName) ?? resolveProfile(profileName);
+      this.bases.set(profileName, base);
+      const override = (k: string) => num(values[`profile.${k}`]);
+      profile = {
+        ...base,
+        kvBlocks: override('kvBlocks') ?? base.kvBlocks,
+        blockSize: override('blockSize') ?? base.blockSize,
+        maxNumSeqs: override('maxNumSeqs') ?? base.maxNumSeqs,
+        maxBatchedTokens: override('maxBatchedTokens') ?? base.maxBatchedTokens,
+        maxModelLen: override('maxModelLen') ?? base.maxModelLen,
+        iterationNs: {
+          base: override('iterationNs.base') ?? base.iterationNs.base,
+          perPrefillToken: override('iterationNs.perPrefillToken') ?? base.iterationNs.perPrefillToken,
+          perDecodeSeq: override('iterationNs.perDecodeSeq') ?? base.iterationNs.perDecodeSeq,
+          perContextToken: override('iterationNs.perContextToken') ?? base.iterationNs.perContextToken,
+        },
+        name: String(values.profile),
+      };
+      checkIterationBound(profile);
       if (this.profiles.size >= CACHE_LIMIT) this.profiles.clear();
-      profile = { ...resolveProfile(profileName, overrides), name: String(values.profile) };
       this.profiles.set(key, profile);
     }
     return profile;
@@ -269,20 +306,20 @@ export class SpecExpansion {
   /** The lane of a configuration, validated and with its policy parameters defaulted; a ConfigError if invalid. */
   private lane(values: Record<string, Value>) {
     const profile = this.profile(values);
-    const policyParams = (prefix: 'router' | 'scheduler', accepts: Set<string>) => {
+    const policyParams = (prefix: 'router' | 'scheduler', policy: { name: string; params: unknown }) => {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(values)) {
-        if (k.startsWith(`${prefix}.`) && accepts.has(k.slice(prefix.length + 1))) out[k.slice(prefix.length + 1)] = v;
+      for (const name of paramNames(prefix, policy)) {
+        const v = values[`${prefix}.${name}`];
+        if (v !== undefined) out[name] = v;
       }
       return out;
     };
-    const shapeKeys = (schema: unknown) => new Set(Object.keys((schema as { shape?: object }).shape ?? {}));
     const r = routerByName(String(values.router));
     const s = engineScheduler(String(values.scheduler));
     const lane: LaneSpec = {
       replicas: values.replicas as number,
-      router: { name: r.name, params: policyParams('router', shapeKeys(r.params)) },
-      scheduler: { name: s.name, params: policyParams('scheduler', shapeKeys(s.params)) },
+      router: { name: r.name, params: policyParams('router', r) },
+      scheduler: { name: s.name, params: policyParams('scheduler', s) },
       profile,
       seed: values.seed as number,
       slo: { ttftMs: values['slo.ttftMs'] as number, tpotMs: values['slo.tpotMs'] as number },
@@ -360,7 +397,11 @@ export class SpecExpansion {
     let skipped = 0;
     for (let index = 0; index < this.generated; index++) {
       const values = this.values(index);
-      const key = JSON.stringify(laneKeys.map((k) => values[k] ?? null));
+      let key = '';
+      for (const k of laneKeys) {
+        const v = values[k];
+        key += typeof v === 'string' ? `${JSON.stringify(v)},` : `${v},`;
+      }
       let error = laneErrors.get(key);
       if (error === undefined) {
         try {

@@ -12,7 +12,7 @@ import { chooseEngine, runJobs } from '../sim/engine.js';
 import type { BackendInfo, EngineChoice, Job, JobResult } from '../sim/job.js';
 import { DEFAULT_SLO } from '../sim/lane.js';
 import { loadTrace } from '../trace/readers.js';
-import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
+import { scaledWindowProblem, scaleTrace, windowRange, windowTrace, type Trace } from '../trace/trace.js';
 import { assertOutputDir, writeAtomic } from '../write-atomic.js';
 import { hashOf, SpecExpansion, type SweepConfig, type TraceRef, type Validation } from './expand.js';
 import { lockDirectory } from './lock.js';
@@ -47,6 +47,8 @@ export interface SweepOutcome {
   wallS: number;
 }
 
+const noRequest = (ref: TraceRef) => `trace ${ref.name} window [${ref.startS} s, +${ref.durationS ?? '∞'} s) holds no request`;
+
 /** Trace files loaded once, and their windows at each rate scale (the most recent 256 kept). */
 class TraceCache {
   private files = new Map<string, Trace>();
@@ -69,21 +71,18 @@ class TraceCache {
     if (!t) {
       if (this.prepared.size >= 256) this.prepared.clear();
       t = scaleTrace(windowTrace(this.file(ref), ref.startS, ref.durationS ?? Infinity), ref.rateScale);
-      if (t.arrivalUs.length === 0) throw new ConfigError(`trace ${ref.name} window [${ref.startS} s, +${ref.durationS ?? '∞'} s) holds no request`);
+      if (t.arrivalUs.length === 0) throw new ConfigError(noRequest(ref));
       this.prepared.set(key, t);
     }
     return t;
   }
 
-  /** Why a configuration's trace cannot be prepared (a window without requests, a rate scale beyond the limits), or null. */
+  /** Why a configuration's trace cannot be prepared (a window without requests, a rate scale beyond the limits), or null; builds nothing. */
   check(ref: TraceRef): string | null {
-    try {
-      this.get(ref);
-      return null;
-    } catch (e) {
-      if ((e as Error).name === 'TraceError' || e instanceof ConfigError) return (e as Error).message;
-      throw e;
-    }
+    const file = this.file(ref);
+    const range = windowRange(file, ref.startS, ref.durationS ?? Infinity);
+    if (range.hi === range.lo) return noRequest(ref);
+    return scaledWindowProblem(file, range, ref.rateScale)?.message ?? null;
   }
 }
 
@@ -232,15 +231,24 @@ export async function runSweep(specPath: string, o: SweepOptions): Promise<Sweep
     let backend: BackendInfo | undefined;
     let ran = 0;
     try {
-      const chosen = await chooseEngine(o.engine ?? 'auto');
-      const run = { todo: todo(), limit: o.maxConfigs ?? Infinity, threads: o.threads ?? defaultThreads(), traces, finish };
-      if (chosen.engine === 'cpu') {
-        ran = await runOnCpuPool(run, chosen.note);
-        backend = { engine: 'cpu', description: `cpu: ${run.threads} thread(s)`, ...(chosen.note ? { note: chosen.note } : {}) };
-      } else {
-        ({ ran, backend } = await runInBatches(run, o.engine ?? 'auto', o.batch ?? 4096));
+      const pending = todo();
+      const first = pending.next();
+      // A complete set resumed has nothing left to run: no engine is started.
+      if (!first.done) {
+        const rest = function* () {
+          yield first.value;
+          yield* pending;
+        };
+        const run = { todo: rest(), limit: o.maxConfigs ?? Infinity, threads: o.threads ?? defaultThreads(), traces, finish };
+        const chosen = await chooseEngine(o.engine ?? 'auto');
+        if (chosen.engine === 'cpu') {
+          ran = await runOnCpuPool(run, chosen.note);
+          backend = { engine: 'cpu', description: `cpu: ${run.threads} thread(s)`, ...(chosen.note ? { note: chosen.note } : {}) };
+        } else {
+          ({ ran, backend } = await runInBatches(run, o.engine ?? 'auto', o.batch ?? 4096));
+        }
+        run.todo.next(); // after --max-configs: take in the journaled configurations up to the next one left to run
       }
-      run.todo.next(); // after --max-configs: take in the journaled configurations up to the next one left to run
     } finally {
       progress.stop();
       process.off('SIGINT', onSigint);

@@ -119,6 +119,9 @@ export function readCsvTrace(path: string, lines: Iterable<Line>, layout: CsvLay
   if (first.done) b.fail(null, 'empty file (no header, no data rows)');
   const header = first.value.fields;
   const headerLine = first.value.line;
+  if (header.some((h) => h.includes('\r'))) {
+    b.fail(headerLine, 'the header line holds a carriage return (\\r) that is not a line ending: CR-only line endings are not supported, convert them to \\n (e.g. tr "\\r" "\\n")');
+  }
   const col = (names: string[]) => {
     const i = findColumn(header, names);
     if (i < 0) {
