@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { readAllRows } from '../sweep/database.js';
 import { FILES, readManifest, type Manifest, type Row } from '../sweep/results.js';
 import { assertWritableFile, writeAtomic } from '../write-atomic.js';
-import type { Value } from '../sweep/spec.js';
 import { buildPlots, type Plot } from './plots.js';
+import { formatCell } from './table.js';
 
 export const TABLE_ROW_LIMIT = 5000;
 
@@ -26,12 +26,6 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function fmt(v: Value): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
-  return String(v);
-}
-
 function varyingParams(columns: string[], rows: Row[]): string[] {
   const end = columns.indexOf('requests');
   return columns
@@ -47,7 +41,7 @@ function table(columns: string[], rows: Row[]): string {
   const body = shown
     .map((r) => `<tr>${cols.map((c) => {
       const v = r[c] ?? null;
-      return typeof v === 'number' ? `<td class="n" data-v="${v}">${esc(fmt(v))}</td>` : `<td>${esc(fmt(v))}</td>`;
+      return typeof v === 'number' ? `<td class="n" data-v="${v}">${esc(formatCell(v))}</td>` : `<td>${esc(formatCell(v))}</td>`;
     }).join('')}</tr>`)
     .join('\n');
   const note = rows.length > shown.length ? `<p class="note">First ${shown.length} of ${rows.length} configurations, by config index; query the rest with <code>schedlab query</code>.</p>` : '';

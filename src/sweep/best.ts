@@ -3,10 +3,9 @@
 import { ConfigError } from '../model/profile.js';
 import { parseDecimal } from '../numbers.js';
 import { quote } from '../printable.js';
-import { renderTable } from '../report/table.js';
+import { formatCell, renderTable } from '../report/table.js';
 import { openResults, queryRows, userQuery } from './database.js';
 import type { Row } from './results.js';
-import type { Value } from './spec.js';
 
 export type Direction = 'min' | 'max';
 
@@ -87,14 +86,8 @@ async function varyingParams(conn: Parameters<typeof queryRows>[0], columns: str
   return params.filter((p) => (rows[0][p] as number) > 1);
 }
 
-function fmt(v: Value): string {
-  if (v === null) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
-  return String(v);
-}
-
 export function formatRows(columns: string[], rows: Row[]): string {
-  return renderTable(columns, rows.map((r) => columns.map((c) => fmt(r[c] ?? null))));
+  return renderTable(columns, rows.map((r) => columns.map((c) => formatCell(r[c] ?? null))));
 }
 
 export interface BestOptions {
