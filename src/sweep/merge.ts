@@ -9,7 +9,7 @@ import { ConfigError } from '../model/profile.js';
 import { printable } from '../printable.js';
 import { assertOutputDir, writeAtomic } from '../write-atomic.js';
 import { lockDirectory } from './lock.js';
-import { FILES, readManifest, sqlString, writeResults, type Manifest, type Row } from './results.js';
+import { assertResumable, FILES, readManifest, sqlString, writeResults, type Manifest, type Row } from './results.js';
 
 function realOrResolved(path: string): string {
   try {
@@ -38,6 +38,7 @@ function checkShards(manifests: { dir: string; m: Manifest }[]): number {
   const count = first.m.shard?.count ?? 1;
   const seen = new Map<number, string>();
   for (const { dir, m } of manifests) {
+    assertResumable(m, dir);
     if (m.spec_hash !== first.m.spec_hash) throw new ConfigError(`merge: ${dir} comes from a different spec than ${first.dir} (spec hash ${m.spec_hash} vs ${first.m.spec_hash})`);
     for (const [name, digest] of Object.entries(first.m.trace_sha256)) {
       if (m.trace_sha256[name] !== digest) {

@@ -266,13 +266,20 @@ export function readManifest(dir: string): Manifest {
   if (!m || typeof m !== 'object' || typeof m.schedlab_sweep !== 'number' || !Array.isArray(m.columns)) {
     throw new ConfigError(`${path}: not a schedlab sweep manifest`);
   }
+  return m;
+}
+
+/**
+ * Resuming and merging need the current format (format 1 keyed configurations by trace path and
+ * kept no trace digests); reading the results (query, best, report) works on any format.
+ */
+export function assertResumable(m: Manifest, dir: string): void {
   if (m.schedlab_sweep !== RESULT_FORMAT) {
     throw new ConfigError(
-      `${dir}: written by another schedlab version (result format ${m.schedlab_sweep}, this one reads ${RESULT_FORMAT}); ` +
-        'run the sweep again into a new --out',
+      `${dir}: written by another schedlab version (result format ${m.schedlab_sweep}, this one resumes and merges format ${RESULT_FORMAT}); ` +
+        'run the sweep again into a new --out (query, best and report still read it)',
     );
   }
-  return m;
 }
 
 // ---- CSV and Parquet ----

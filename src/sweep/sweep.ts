@@ -16,7 +16,7 @@ import { scaledWindowProblem, scaleTrace, windowRange, windowTrace, type Trace }
 import { assertOutputDir, writeAtomic } from '../write-atomic.js';
 import { hashOf, SpecExpansion, type SweepConfig, type TraceRef, type Validation } from './expand.js';
 import { lockDirectory } from './lock.js';
-import { columnsFor, FILES, JournalWriter, makeRow, readManifest, RESULT_FORMAT, RowSelection, scanJournal, writeResults, type Manifest } from './results.js';
+import { assertResumable, columnsFor, FILES, JournalWriter, makeRow, readManifest, RESULT_FORMAT, RowSelection, scanJournal, writeResults, type Manifest } from './results.js';
 import { inShard, parseShard, type Shard } from './shard.js';
 import { loadSpec, type LoadedSpec } from './spec.js';
 
@@ -130,6 +130,7 @@ function checkDirectory(out: string, o: SweepOptions, loaded: LoadedSpec, specHa
   if (!o.resume) throw new ConfigError(`${o.out} already holds a sweep; pass --resume to continue it, or choose another --out`);
   if (!existsSync(join(out, FILES.manifest))) throw new ConfigError(`${o.out} holds a journal but no ${FILES.manifest}: not a directory schedlab sweep wrote, or damaged; choose another --out`);
   const prev = readManifest(out);
+  assertResumable(prev, o.out);
   if (prev.spec_hash !== specHash) {
     throw new ConfigError(
       `${o.out} holds a sweep of another spec (${prev.name ?? 'unnamed'}, from ${prev.spec_path ?? '?'}, spec hash ${prev.spec_hash}); ` +

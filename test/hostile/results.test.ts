@@ -108,6 +108,16 @@ describe('damaged result files', () => {
     expect((await cli('query', dir, 'SELECT count(*) AS n FROM results', '--json')).out).toContain('"n": 4');
   });
 
+  it('a result set of the older format (keyed by trace path) is read, but not resumed or merged', async () => {
+    const dir = join(work, 'format-1');
+    expect((await sweep(specA, dir)).code).toBe(0);
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, schedlab_sweep: 1, trace_sha256: undefined }));
+    expect((await cli('query', dir, 'SELECT count(*) AS n FROM results', '--json')).out).toContain('"n": 4');
+    expectUserError(await sweep(specA, dir, '--resume'), /written by another schedlab version \(result format 1, this one resumes and merges format 2\)/);
+    expectUserError(await cli('merge', dir, '--out', join(work, 'format-1-merged')), /result format 1/);
+  });
+
   it('a damaged manifest is named, not a stack trace', async () => {
     const dir = join(work, 'bad-manifest');
     expect((await sweep(specA, dir)).code).toBe(0);
