@@ -192,7 +192,9 @@ export async function compareJobs(
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;
   let t0 = performance.now();
+  // Every lane's record must come from the GPU to be compared: no tail race.
   const gpu = await runGpuJobs(jobs, {
+    raceTail: false,
     slotCapacity: opts.slotCapacity,
     retrySlotCapacity: opts.retrySlotCapacity,
     stepsPerDispatch: opts.stepsPerDispatch,

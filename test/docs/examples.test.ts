@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(__dirname, '..', '..');
 const BIN = join(ROOT, 'bin', 'schedlab.js');
+/** Repository folders the examples read, linked into each scratch directory. */
+const LINKED = ['traces', 'sweeps', 'data', 'bench'];
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
 
 interface Example {
@@ -19,6 +21,8 @@ interface Example {
   printed: string;
   /** What the shell runs: the schedlab arguments, with a docs-test cap appended. */
   args: string;
+  /** Shell variables the block set before the command (`D=data/...` lines), for the shell to expand. */
+  env: Record<string, string>;
 }
 
 /** Splits `line` at its first `#` outside quotes: [command, comment]. */
@@ -43,8 +47,14 @@ function examples(markdown: string): Example[] {
   const out: Example[] = [];
   for (const [, body] of markdown.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
     const lines = body.split('\n');
+    const env: Record<string, string> = {};
     for (let i = 0; i < lines.length; i++) {
       let command = lines[i];
+      const assignment = /^([A-Z_][A-Z0-9_]*)=(\S+)\s*$/.exec(command);
+      if (assignment) {
+        env[assignment[1]] = assignment[2];
+        continue;
+      }
       // Backslash continuations, and quoted strings over several lines, belong to one command.
       while ((/\\\s*$/.test(splitComment(command)[0]) || openQuote(splitComment(command)[0])) && i + 1 < lines.length) {
         command += '\n' + lines[++i];
@@ -53,16 +63,16 @@ function examples(markdown: string): Example[] {
       const cap = /\[docs test: ([^\]]+)\]/.exec(comment)?.[1] ?? '';
       for (const part of code.split('&&')) {
         const m = /^\s*(?:npx\s+)?schedlab\s+([\s\S]*?)\s*$/.exec(part);
-        if (m) out.push({ printed: part.trim().replace(/\s*\\?\n\s*/g, ' '), args: `${m[1]}${cap ? ` ${cap}` : ''}` });
+        if (m) out.push({ printed: part.trim().replace(/\s*\\?\n\s*/g, ' '), args: `${m[1]}${cap ? ` ${cap}` : ''}`, env: { ...env } });
       }
     }
   }
   return out;
 }
 
-function run(args: string, cwd: string): Promise<{ code: number | null; out: string; err: string }> {
+function run(args: string, cwd: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', `exec "${process.execPath}" "${BIN}" ${args}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', `exec "${process.execPath}" "${BIN}" ${args}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -76,11 +86,11 @@ for (const doc of DOCS) {
   if (found.length === 0) continue;
   describe(`${doc} examples`, () => {
     const cwd = mkdtempSync(join(tmpdir(), 'schedlab-docs-'));
-    for (const dir of ['traces', 'sweeps']) symlinkSync(join(ROOT, dir), join(cwd, dir));
+    for (const dir of LINKED) symlinkSync(join(ROOT, dir), join(cwd, dir));
 
     for (const ex of found) {
       it(ex.printed, async () => {
-        const r = await run(ex.args, cwd);
+        const r = await run(ex.args, cwd, ex.env);
         expect(r.code, `${ex.args}\n${r.err}`).toBe(0);
         expect(r.out.length + r.err.length).toBeGreaterThan(0);
       });
@@ -88,7 +98,7 @@ for (const doc of DOCS) {
 
     it('leaves only git-ignored files in the working directory', () => {
       const written = readdirSync(cwd, { withFileTypes: true })
-        .filter((e) => e.name !== 'traces' && e.name !== 'sweeps')
+        .filter((e) => !LINKED.includes(e.name))
         .map((e) => (e.isDirectory() ? `${e.name}/` : e.name));
       if (written.length === 0) return;
       const ignored = spawnSync('git', ['check-ignore', '--no-index', ...written], { cwd: ROOT, encoding: 'utf8' });
@@ -108,6 +118,8 @@ describe('the example finder', () => {
       'npx schedlab best out/x --objective a \\',
       '    --constraint "b <= 2"  # fewest',
       'schedlab sweep s.yaml --out o   # long [docs test: --shard 0/16]',
+      'D=data/x',
+      'schedlab calibrate --mlp $D/mlp.csv',
       '```',
       '```bash',
       'schedlab not-run',
@@ -118,6 +130,8 @@ describe('the example finder', () => {
       'query out/x "SELECT a\n                      FROM results" --json',
       'best out/x --objective a \\\n    --constraint "b <= 2"',
       'sweep s.yaml --out o --shard 0/16',
+      'calibrate --mlp $D/mlp.csv',
     ]);
+    expect(examples(md).at(-1)!.env).toEqual({ D: 'data/x' });
   });
 });
