@@ -149,8 +149,8 @@ fn rep_close() {
 var<private> busy_mask: vec4<u32>;
 var<private> open_mask: vec4<u32>;
 var<private> start_mask: vec4<u32>;
-// Replicas whose batch ended this instant and whose requests are not settled yet (batch.wgsl);
-// empty between instants, so never stored.
+// Replicas whose batch ended and whose requests are not settled yet (batch.wgsl): their next start,
+// in the same instant, settles them (a step split by the loop limiter may leave them to the next).
 var<private> pending_mask: vec4<u32>;
 const NONE: u32 = 0xffffffffu;
 fn mask_has(m: vec4<u32>, r: u32) -> bool { return (m[r / 32u] & (1u << (r % 32u))) != 0u; }
@@ -166,6 +166,7 @@ fn mask_without(m: vec4<u32>, r: u32) -> vec4<u32> {
 }
 // The smallest replica >= first in m, or NONE.
 fn mask_next(m: vec4<u32>, first: u32) -> u32 {
+  if (all(m == vec4<u32>(0u))) { return NONE; }
   tick(); // loop entry (gallivm counts it too)
   for (var w = first / 32u; w < 4u; w++) {
     tick();
@@ -177,7 +178,7 @@ fn mask_next(m: vec4<u32>, first: u32) -> u32 {
 }
 
 const_assert LS_STATUS == 0u && LS_NEXT == 1u && LS_ROUTED == 2u && LS_FREE == 3u && LS_HIGH == 4u && LS_BASE == 5u;
-const_assert LS_BUSY_MASK == 8u && LS_OPEN_MASK == 12u && LS_START_MASK == 16u && LS_CNT % 4u == 0u && LS_HIST % 4u == 0u;
+const_assert LS_BUSY_MASK == 8u && LS_OPEN_MASK == 12u && LS_START_MASK == 16u && LS_PENDING_MASK == 20u && LS_CNT % 4u == 0u && LS_HIST % 4u == 0u;
 
 // Loads the lane's state; false for a lane that has stopped (its other records are not read).
 fn load_lane() -> bool {
@@ -193,6 +194,7 @@ fn load_lane() -> bool {
   busy_mask = lane_rec(LS_BUSY_MASK / 4u);
   open_mask = lane_rec(LS_OPEN_MASK / 4u);
   start_mask = lane_rec(LS_START_MASK / 4u);
+  pending_mask = lane_rec(LS_PENDING_MASK / 4u);
   load_metrics();
   return true;
 }
@@ -203,6 +205,7 @@ fn store_lane() {
   lane_put(LS_BUSY_MASK / 4u, busy_mask);
   lane_put(LS_OPEN_MASK / 4u, open_mask);
   lane_put(LS_START_MASK / 4u, start_mask);
+  lane_put(LS_PENDING_MASK / 4u, pending_mask);
   store_metrics();
 }
 

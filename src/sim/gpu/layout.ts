@@ -65,6 +65,7 @@ export const LANE = region([
   ['BUSY_MASK', 4], // replicas with an iteration in progress (vec4<u32> bit mask)
   ['OPEN_MASK', 4], // replicas whose fold arrivals routed elsewhere lengthen
   ['START_MASK', 4], // idle replicas with work, to start at the end of the instant
+  ['PENDING_MASK', 4], // replicas whose ended batch is not settled yet (batch.wgsl)
   ['CNT', COUNTER_WORDS],
   ['HIST', roundUp4(HIST_STAT_WORDS * HISTOGRAMS.length)],
   ['WORK', roundUp4(2 * WORK_FIELDS.length)], // (lo, hi) per work counter, kept under WORK_COUNTERS only
