@@ -2,6 +2,7 @@
 // replica across offered load; (b) every router in front of vllm-fcfs, chunked-prefill and larry on
 // 4 and 8 replicas across load; each on the bundled Azure and Mooncake conversation traces.
 import { DEFAULT_PROFILE } from '../model/profile.js';
+import { packagePath } from '../package-root.js';
 import { defaultBatching, SCHEDULER_NAMES } from '../policy/engine/index.js';
 import { ROUTER_NAMES } from '../policy/router/index.js';
 
@@ -59,7 +60,7 @@ export const CHUNKED_BUDGET = 8192;
 export const ROUTER_SCHEDULERS = ['vllm-fcfs', 'chunked-prefill', 'larry'];
 const QUICK_ROUTERS = ['round-robin', 'least-outstanding', 'sal'];
 
-const traceDir = new URL('../../traces/', import.meta.url).pathname;
+const traceDir = packagePath('traces/');
 
 function spec(name: string, t: PaperTrace, quick: boolean, replicas: number, grid: Record<string, unknown[]>, schedulers: string[]): SpecObject {
   const whole = schedulers.filter((s) => defaultBatching(s).wholePrompts);
