@@ -15,7 +15,7 @@ import { firstDifference } from '../src/metrics/record.js';
 import { runCpuJobs } from '../src/sim/cpu/pool.js';
 import { gridJobs as gridLanes, randomJobs } from '../src/sim/compare.js';
 import { releaseDevice, requireDevice } from '../src/sim/gpu/device.js';
-import { runGpuJobs } from '../src/sim/gpu/engine.js';
+import { runGpuJobs, TAIL_RACE_REASON } from '../src/sim/gpu/engine.js';
 import { workReport } from '../src/sim/gpu/work-report.js';
 import type { Job } from '../src/sim/job.js';
 import { loadTrace } from '../src/trace/readers.js';
@@ -75,6 +75,7 @@ async function row(label: string, jobs: Job[], gpuPrefix: number) {
   const [res, measured] = await timeIt(() => runGpuJobs(jobs.slice(0, gpuPrefix), { workCounters: work }));
   const gpuS = (measured * jobs.length) / gpuPrefix;
   const fallbacks = res.results.filter((r) => r.engine === 'cpu').length;
+  const raced = res.results.filter((r) => r.fallback === TAIL_RACE_REASON).length;
   const one = await cpuSeconds(jobs, 1);
   const all = await cpuSeconds(jobs, threads);
   const checked = all.results ?? one.results;
@@ -83,7 +84,7 @@ async function row(label: string, jobs: Job[], gpuPrefix: number) {
     one.measured < jobs.length ? `CPU 1-thread extrapolated from ${one.measured} lanes` : '',
     all.measured < jobs.length ? `CPU all-cores extrapolated from ${all.measured} lanes` : '',
     gpuPrefix < jobs.length ? `GPU extrapolated from ${gpuPrefix} lanes` : '',
-    fallbacks > 0 ? `${fallbacks} lanes ran on the CPU` : '',
+    fallbacks > 0 ? `${fallbacks} lanes ran on the CPU (${raced} of them heavy tail lanes the CPU finished first)` : '',
     different === undefined ? 'records not compared' : `${different} records different`,
   ]
     .filter((s) => s)
@@ -100,6 +101,8 @@ async function row(label: string, jobs: Job[], gpuPrefix: number) {
     ratio_1: one.s / gpuS,
     ratio_all: all.s / gpuS,
     different,
+    cpu_lanes: fallbacks,
+    cpu_lanes_raced: raced,
     note: note || undefined,
   };
   if (work) {

@@ -57,17 +57,21 @@ async function benchCommand(o: BenchOptions): Promise<void> {
   progress.stop();
   const requests = jobs.reduce((a, j) => a + j.trace.arrivalUs.length, 0);
   const fallbacks = gpu.results.filter((r) => r.engine === 'cpu').length;
+  // Where the lanes went: the GPU, or the CPU and why (a won tail race, an ineligible lane, a stop).
+  const cpuReasons: Record<string, number> = {};
+  for (const r of gpu.results) if (r.engine === 'cpu') cpuReasons[r.fallback ?? '?'] = (cpuReasons[r.fallback ?? '?'] ?? 0) + 1;
   const different = jobs.filter((_, i) => firstDifference(cpu[i].raw, gpu.results[i].raw) !== null).length;
   const result = {
     backend: gpu.backend.description,
     lanes: jobs.length,
-    replicas: o.replicas ?? '2/4/8',
+    replicas: o.random ? 'random' : (o.replicas ?? '2/4/8'),
     gpu_s: gpuS,
     cpu_s: cpuS,
     cpu_threads: Math.min(threads, jobs.length),
     ratio: cpuS / gpuS,
     simulated_requests: requests,
     gpu_fallback_lanes: fallbacks,
+    cpu_lanes_by_reason: cpuReasons,
     different,
     trace: config,
   };
@@ -76,9 +80,11 @@ async function benchCommand(o: BenchOptions): Promise<void> {
   } else {
     process.stdout.write(
       `backend ${result.backend}\n` +
-        `${jobs.length} lanes x ${trace.arrivalUs.length} requests (${requests} simulated requests in all)\n` +
+        (o.random
+          ? `${jobs.length} random configurations (seed ${o.seed}) over windows of the trace (${requests} simulated requests in all)\n`
+          : `${jobs.length} lanes x ${trace.arrivalUs.length} requests (${requests} simulated requests in all)\n`) +
         `GPU engine ${gpuS.toFixed(2)} s (${(requests / gpuS).toExponential(2)} requests/s)` +
-        `${fallbacks ? `, ${fallbacks} lane(s) fell back to the CPU` : ''}\n` +
+        `${fallbacks ? `; ${fallbacks} lane(s) ran on the CPU: ${Object.entries(cpuReasons).map(([why, n]) => `${n} ${why}`).join('; ')}` : ''}\n` +
         `CPU reference, ${result.cpu_threads} thread(s) ${cpuS.toFixed(2)} s (${(requests / cpuS).toExponential(2)} requests/s)\n` +
         `ratio (CPU s / GPU s): ${result.ratio.toFixed(3)}x; records different: ${different}\n`,
     );
