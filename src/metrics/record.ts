@@ -21,6 +21,14 @@ export const COUNTERS = [
   'iterations',
   'busyUs',
   'makespanUs',
+  // Prefix caching (docs/semantics.md): admissions that looked up a cached prefix, those that found
+  // one, the prompt tokens looked up and found, cached blocks evicted; admissions out of key order (lpm).
+  'prefixLookups',
+  'prefixHits',
+  'prefixLookupTokens',
+  'prefixHitTokens',
+  'prefixEvictedBlocks',
+  'admittedOutOfOrder',
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
 

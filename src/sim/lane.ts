@@ -26,6 +26,8 @@ export interface LaneSpec {
   profile: ServingProfile;
   seed: number;
   slo?: SloTarget;
+  /** Prefix caching on every replica (docs/semantics.md, "Prefix caching"); absent means off. Needs a trace with prefix hashes. */
+  prefixCache?: 'on' | 'off';
 }
 
 /** A lane with its policies looked up and parameters validated and defaulted. */
@@ -44,6 +46,16 @@ export interface Lane {
   slo: SloTarget;
   /** KV blocks admission keeps free. */
   watermarkBlocks: number;
+  /** Replicas keep a prefix cache. */
+  prefixCache: boolean;
+}
+
+/**
+ * Whether a lane simulates prefix caching. The GPU engine has no twin of the cache yet: its
+ * eligibility must send such lanes to the CPU reference (src/sim/engine.ts does so meanwhile).
+ */
+export function prefixCacheOn(lane: Lane): boolean {
+  return lane.prefixCache;
 }
 
 export const MAX_REPLICAS = 1024;
@@ -83,5 +95,9 @@ export function resolveLane(spec: LaneSpec): Lane {
   const slo = spec.slo ?? DEFAULT_SLO;
   if (!(slo.ttftMs > 0) || !(slo.tpotMs > 0)) throw new ConfigError('SLO targets must be positive milliseconds');
   const watermarkBlocks = Math.floor((profile.kvBlocks * schedulerParams.watermarkPermille) / 1000);
-  return { replicas: spec.replicas, router: r, routerParams, scheduler: s, schedulerParams, batching, predictor: p, predictorParams, profile, seed: spec.seed, slo, watermarkBlocks };
+  if (spec.prefixCache !== undefined && spec.prefixCache !== 'on' && spec.prefixCache !== 'off') {
+    throw new ConfigError(`prefixCache must be "on" or "off", got ${JSON.stringify(spec.prefixCache)}`);
+  }
+  const prefixCache = spec.prefixCache === 'on';
+  return { replicas: spec.replicas, router: r, routerParams, scheduler: s, schedulerParams, batching, predictor: p, predictorParams, profile, seed: spec.seed, slo, watermarkBlocks, prefixCache };
 }

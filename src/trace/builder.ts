@@ -19,7 +19,8 @@ export class TraceBuilder {
   constructor(
     readonly path: string,
     private readonly skipBadRows: boolean,
-    private readonly withPrefixes = false,
+    /** Prompt tokens per prefix hash when the format carries hashes (Mooncake: 512), else 0. */
+    private readonly prefixBlockTokens = 0,
   ) {}
 
   /** Fatal whatever skipBadRows says (missing column, empty file, unreadable syntax). */
@@ -60,7 +61,7 @@ export class TraceBuilder {
     this.arrivals.push(arrivalUs);
     this.prompts.push(prompt);
     this.outputs.push(output);
-    if (this.withPrefixes) {
+    if (this.prefixBlockTokens > 0) {
       for (const h of hashes ?? []) this.hashes.push(h);
       this.offsets.push(this.hashes.length);
     }
@@ -84,9 +85,10 @@ export class TraceBuilder {
       outputTokens: Uint32Array.from(this.outputs),
       skippedRows: this.skipped,
     };
-    if (this.withPrefixes) {
+    if (this.prefixBlockTokens > 0) {
       trace.prefixHashes = Uint32Array.from(this.hashes);
       trace.prefixOffsets = Uint32Array.from(this.offsets);
+      trace.prefixBlockTokens = this.prefixBlockTokens;
     }
     return trace;
   }

@@ -8,8 +8,8 @@ export interface JsonlLayout {
   arrival: { names: string[]; unitFor: (key: string) => TimeUnit };
   prompt: string[];
   output: string[];
-  /** Key of the prefix-block hash list (Mooncake `hash_ids`); a row without it has no prefix blocks. */
-  hashes?: string;
+  /** Key of the prefix-block hash list (Mooncake `hash_ids`) and tokens per hash; a row without it has no prefix blocks. */
+  hashes?: { key: string; blockTokens: number };
   hint?: (keys: string[]) => string | undefined;
 }
 
@@ -47,7 +47,7 @@ function parseHashes(field: string, raw: unknown): number[] {
 }
 
 export function readJsonlTrace(path: string, text: string, layout: JsonlLayout, skipBadRows: boolean): Trace {
-  const b: TraceBuilder = new TraceBuilder(path, skipBadRows, layout.hashes !== undefined);
+  const b: TraceBuilder = new TraceBuilder(path, skipBadRows, layout.hashes?.blockTokens ?? 0);
   let keys: { arrival: string; prompt: string; output: string; unit: TimeUnit } | undefined;
   const lines = jsonLines(text);
   if (lines.length === 0) b.fail(null, 'empty file (no data rows)');
@@ -86,7 +86,7 @@ export function readJsonlTrace(path: string, text: string, layout: JsonlLayout, 
       const us = parseArrivalUs(k.arrival, rawArrival, k.unit);
       const prompt = parseTokens(k.prompt, get(k.prompt), 'prompt');
       const output = parseTokens(k.output, get(k.output), 'output');
-      const hashes = layout.hashes === undefined ? undefined : parseHashes(layout.hashes, row[layout.hashes]);
+      const hashes = layout.hashes === undefined ? undefined : parseHashes(layout.hashes.key, row[layout.hashes.key]);
       b.add(line, { field: k.arrival, raw: rawArrival, us }, prompt, output, hashes);
     });
   }

@@ -59,7 +59,7 @@ function ratioAdmission(p: Params, lane: LaneConstants): AdmissionRule {
     },
     admit(ctx, j, tokens, force) {
       const t = ctx.requests;
-      const extend = t.prefillTarget[j];
+      const extend = t.prefillTarget[j] - ctx.cachedTokens(j); // extend_input_len: the tokens past the cached prefix
       const total = extend + clippedNew(t, j, p, lane);
       if (!force && total >= remTokens) return false;
       remTokens -= tokens < extend ? tokens : total;

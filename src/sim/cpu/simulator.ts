@@ -8,7 +8,10 @@ import { predictOutputs } from '../../policy/predictor/index.js';
 import type { ClusterView } from '../../policy/router/types.js';
 import type { Trace } from '../../trace/trace.js';
 import type { Lane } from '../lane.js';
+import { BlockKeys, prefixUnits } from '../prefix-units.js';
+import { ConfigError } from '../../model/profile.js';
 import { CpuBatchContext } from './batch-context.js';
+import { Inserted, PrefixCache } from './prefix-cache.js';
 import { Replica } from './replica.js';
 import { Requests, Status } from './requests.js';
 
@@ -35,6 +38,8 @@ export interface PerRequestRows {
   firstTokenUs: Float64Array;
   finishUs: Float64Array;
   preemptions: Int32Array;
+  /** Cached prompt tokens found at the first admission (-1: never admitted); only with prefix caching on. */
+  cachedTokens?: Int32Array;
 }
 
 export interface SimResult {
@@ -46,6 +51,15 @@ const ceilDiv = (a: number, b: number) => Math.floor((a + b - 1) / b);
 
 export function simulate(trace: Trace, lane: Lane, options: SimOptions = {}): SimResult {
   return new Simulation(trace, lane, options).run();
+}
+
+/** The lane's cache keys over this trace; prefix caching needs a trace with prefix hashes. */
+function blockKeys(trace: Trace, blockSize: number): BlockKeys {
+  const units = prefixUnits(trace);
+  if (!units) {
+    throw new ConfigError(`prefix caching is on but trace ${trace.name} has no prefix hashes; use a trace with them (Mooncake hash_ids) or a sessions: workload (docs/traces.md)`);
+  }
+  return new BlockKeys(units, trace.promptTokens, blockSize);
 }
 
 /** An invariant of docs/semantics.md does not hold: the message starts with its ID. */
@@ -95,8 +109,10 @@ class Simulation {
     });
     const replicaWords = scheduler.replicaWords ?? 0;
     const words = new Uint32Array(lane.replicas * replicaWords);
+    const keys = lane.prefixCache ? blockKeys(trace, profile.blockSize) : null;
     this.replicas = Array.from({ length: lane.replicas }, (_, r) => {
-      const rep = new Replica(profile.blockSize, words.subarray(r * replicaWords, (r + 1) * replicaWords));
+      const cache = keys ? new PrefixCache(keys) : null;
+      const rep = new Replica(profile.blockSize, profile.kvBlocks, words.subarray(r * replicaWords, (r + 1) * replicaWords), cache);
       this.rules.initReplica?.(rep.words);
       return rep;
     });
@@ -148,6 +164,7 @@ class Simulation {
       if (this.options.checkInvariants) this.checkInvariants();
     }
     this.options.onProgress?.(this.n, this.n);
+    for (const rep of replicas) this.raw.prefixEvictedBlocks += rep.cache?.evicted ?? 0;
     return { raw: this.raw, perRequest: this.options.perRequest ? this.rows() : undefined };
   }
 
@@ -231,7 +248,8 @@ class Simulation {
     rep.batch = batch;
     rep.busy = true;
     // Proactive preemption may start once the free blocks shrink, so it folds only with nothing waiting.
-    const foldable = (this.rules.foldWithWaiting && this.rules.displaces === null) || rep.waiting.length === 0;
+    // So may a cache-dependent admission order: evictions during the run can reorder the waiting requests.
+    const foldable = (this.rules.foldWithWaiting && this.rules.displaces === null && this.rules.admissionOrder === null) || rep.waiting.length === 0;
     if (pureDecode && foldable && this.options.fastForward !== false) {
       // Iterations 2..k repeat iteration 1 with every context one token longer. They start before the
       // next arrival routed here (the only outside event that could change this replica's schedule;
@@ -250,19 +268,29 @@ class Simulation {
     }
   }
 
-  /** Counts what the batch formation did: first admissions (queueing delay) and preemptions. */
+  /** Counts what the batch formation did: first admissions (queueing delay), prefix-cache lookups, preemptions. */
   private recordDecisions(now: number): void {
     const req = this.req;
+    const raw = this.raw;
     for (const j of this.ctx.admitted) {
       if (req.admittedUs[j] < 0) {
         req.admittedUs[j] = now;
-        this.raw.hist.queue.add(now - req.arrivalUs[j]);
+        raw.hist.queue.add(now - req.arrivalUs[j]);
+      }
+      if (this.lane.prefixCache) {
+        // Admitted in this formation: the blocks it holds as cache entries are those it found.
+        const hit = req.cachedBlocks[j] * this.blockSize;
+        raw.prefixLookups++;
+        raw.prefixLookupTokens += req.prefillTarget[j];
+        raw.prefixHitTokens += hit;
+        if (hit > 0) raw.prefixHits++;
       }
     }
+    raw.admittedOutOfOrder += this.ctx.outOfOrder;
     for (const j of this.ctx.preempted) {
-      if (req.preemptions[j] === 0) this.raw.preemptedRequests++;
+      if (req.preemptions[j] === 0) raw.preemptedRequests++;
       req.preemptions[j]++;
-      this.raw.preemptions++;
+      raw.preemptions++;
     }
   }
 
@@ -320,7 +348,9 @@ class Simulation {
   }
 
   private recordIteration(rep: Replica, durationUs: number, newBlocks: number): void {
-    rep.usedBlocks += newBlocks;
+    // A folded iteration's decode blocks may evict cached blocks: no admission, lookup or release can
+    // happen on this replica before the iteration starts, so evicting them now is evicting them then.
+    rep.take(newBlocks);
     this.raw.hist.kv.add(rep.usedBlocks);
     this.raw.iterations++;
     this.raw.busyUs += durationUs;
@@ -337,8 +367,13 @@ class Simulation {
     for (let e = 0; e < batch.requests.length; e++) {
       const j = batch.requests[e];
       const steps = batch.tokens[e] * k; // k > 1 only for pure-decode batches (1 token each)
-      if (req.ctx[j] < req.prefillTarget[j]) this.queuedPrefillTokens[r] -= steps;
-      req.ctx[j] += steps;
+      if (req.ctx[j] < req.prefillTarget[j]) {
+        this.queuedPrefillTokens[r] -= steps;
+        req.ctx[j] += steps;
+        if (rep.cache) this.cacheComputedBlocks(rep, j);
+      } else {
+        req.ctx[j] += steps;
+      }
       if (k > 1) req.blocks[j] = ceilDiv(req.ctx[j], this.blockSize);
       if (!batch.producesToken[e]) continue;
       if (req.firstTokenUs[j] < 0) {
@@ -365,6 +400,22 @@ class Simulation {
     if (rep.running.length === 0 && rep.waiting.length === 0) this.rules.onIdle?.(rep.words);
   }
 
+  /**
+   * Prompt blocks request j has computed by the end of this iteration join the cache, in order. One
+   * equal to a cached block (computed meanwhile by another request) is not kept twice: j shares the
+   * cached one and its own copy is freed, as SGLang's radix cache does when it inserts a request.
+   */
+  private cacheComputedBlocks(rep: Replica, j: number): void {
+    const req = this.req;
+    const cache = rep.cache!;
+    const full = Math.min(cache.keys.cacheable(j), Math.floor(req.ctx[j] / this.blockSize));
+    for (let i = req.cachedBlocks[j]; i < full; i++) {
+      const inserted = cache.insert(j, i);
+      if (inserted === Inserted.SharedInUse) rep.usedBlocks--;
+    }
+    if (full > req.cachedBlocks[j]) req.cachedBlocks[j] = full;
+  }
+
   /** Running requests whose key changed (e.g. an MLFQ demotion) move to their new place. */
   private rekeyRunning(rep: Replica, rekeyed: number[], now: number): void {
     for (const j of rekeyed) {
@@ -380,8 +431,9 @@ class Simulation {
     const req = this.req;
     req.status[j] = Status.Done;
     req.finishUs[j] = now;
-    rep.usedBlocks -= req.blocks[j];
+    rep.release(j, req.blocks[j], req.cachedBlocks[j]);
     req.blocks[j] = 0;
+    req.cachedBlocks[j] = 0;
     this.outstanding[r]--;
     // An over-predicted request leaves with predicted tokens it never generated.
     if (this.tracksPrediction) this.predictedDecodeTokens[r] -= this.predictedLeft(j, 0);
@@ -409,11 +461,14 @@ class Simulation {
   private checkInvariants(): void {
     const req = this.req;
     this.replicas.forEach((rep, r) => {
-      // INV-1 KV conservation: blocks in use are the running requests' blocks, within capacity.
+      // INV-1 KV conservation: blocks in use are the running requests' blocks (a cached block they
+      // share counts once), within capacity.
       let sum = 0;
-      for (const j of rep.running) sum += req.blocks[j];
-      for (const j of rep.waiting) if (req.blocks[j] !== 0) violated('INV-1', `waiting request ${j} on replica ${r} holds blocks`);
+      for (const j of rep.running) sum += req.blocks[j] - req.cachedBlocks[j];
+      if (rep.cache) sum += rep.cache.held;
+      for (const j of rep.waiting) if (req.blocks[j] !== 0 || req.cachedBlocks[j] !== 0) violated('INV-1', `waiting request ${j} on replica ${r} holds blocks`);
       if (rep.usedBlocks < 0 || rep.usedBlocks > this.kvBlocks) violated('INV-1', `replica ${r} uses ${rep.usedBlocks} of ${this.kvBlocks} blocks`);
+      if (rep.cache) this.checkCache(rep, r);
       // During a fast-forwarded run the replica holds the blocks of all its iterations up front.
       if ((!rep.busy || rep.batch.iterations === 1) && sum !== rep.usedBlocks) {
         violated('INV-1', `replica ${r} block sum ${sum} != used ${rep.usedBlocks}`);
@@ -447,6 +502,30 @@ class Simulation {
     });
   }
 
+  /**
+   * INV-1 for the prefix cache: every entry is a block, held ones in use and the others free; each
+   * entry's reference count is the number of running requests holding it among their leading blocks.
+   */
+  private checkCache(rep: Replica, r: number): void {
+    const cache = rep.cache!;
+    const req = this.req;
+    if (cache.held + cache.evictable !== cache.size) violated('INV-1', `replica ${r} cache: ${cache.held} held + ${cache.evictable} evictable != ${cache.size} entries`);
+    if (rep.usedBlocks + cache.evictable > this.kvBlocks) violated('INV-1', `replica ${r}: ${rep.usedBlocks} blocks in use + ${cache.evictable} cached > ${this.kvBlocks}`);
+    const refs = new Map<number, number>();
+    for (const j of rep.running) {
+      for (let i = 0; i < req.cachedBlocks[j]; i++) {
+        const key = cache.keys.key(j, i);
+        refs.set(key, (refs.get(key) ?? 0) + 1);
+      }
+    }
+    let held = 0;
+    for (const [key, count] of cache.entriesForCheck()) {
+      if ((refs.get(key) ?? 0) !== count) violated('INV-1', `replica ${r} cache entry ${key} has ${count} references, ${refs.get(key) ?? 0} running requests hold it`);
+      if (count > 0) held++;
+    }
+    if (held !== refs.size) violated('INV-1', `replica ${r}: running requests hold ${refs.size} cached blocks, ${held} entries are held`);
+  }
+
   private rows(): PerRequestRows {
     const req = this.req;
     return {
@@ -459,6 +538,7 @@ class Simulation {
       firstTokenUs: req.firstTokenUs,
       finishUs: req.finishUs,
       preemptions: req.preemptions,
+      cachedTokens: this.lane.prefixCache ? req.firstHitTokens : undefined,
     };
   }
 }
