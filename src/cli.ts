@@ -34,6 +34,7 @@ interface ClusterOptions {
   seed: number;
   sloTtftMs: number;
   sloTpotMs: number;
+  prefixCache: 'on' | 'off';
 }
 
 function addClusterOptions(cmd: Command): Command {
@@ -51,6 +52,7 @@ function addClusterOptions(cmd: Command): Command {
     .option('--max-num-seqs <n>', 'override: max running requests per replica', int('--max-num-seqs', 1))
     .option('--max-batched-tokens <n>', 'override: token budget per iteration', int('--max-batched-tokens', 1))
     .option('--max-model-len <n>', 'override: longest prompt + output accepted', int('--max-model-len', 1))
+    .addOption(new Option('--prefix-cache <mode>', 'prefix caching on every replica (needs a trace with prefix hashes: Mooncake or sessions:)').choices(['on', 'off']).default('off'))
     .option('--seed <k>', 'random seed (u32)', int('--seed'), 0)
     .option('--slo-ttft-ms <ms>', 'TTFT target for SLO attainment', positive('--slo-ttft-ms'), 2000)
     .option('--slo-tpot-ms <ms>', 'TPOT target for SLO attainment', positive('--slo-tpot-ms'), 100);
@@ -72,17 +74,19 @@ function laneSpec(o: ClusterOptions): LaneSpec {
     profile: resolveProfile(o.profile, overrides),
     seed: o.seed,
     slo: { ttftMs: o.sloTtftMs, tpotMs: o.sloTpotMs },
+    ...(o.prefixCache === 'on' ? { prefixCache: 'on' as const } : {}),
   };
 }
 
 function perRequestCsv(rows: PerRequestRows): string {
   const statusName = ['pending', 'waiting', 'running', 'done', 'rejected_max_model_len', 'rejected_kv_capacity'];
   const us = (v: number) => (v < 0 ? '' : String(v));
-  const lines = ['request,arrival_us,replica,prompt_tokens,output_tokens,status,first_token_us,finish_us,preemptions'];
+  const cached = rows.cachedTokens;
+  const lines = ['request,arrival_us,replica,prompt_tokens,output_tokens,status,first_token_us,finish_us,preemptions' + (cached ? ',cached_tokens' : '')];
   for (let i = 0; i < rows.arrivalUs.length; i++) {
-    lines.push(
-      [i, rows.arrivalUs[i], rows.replica[i] < 0 ? '' : rows.replica[i], rows.promptTokens[i], rows.outputTokens[i], statusName[rows.status[i]], us(rows.firstTokenUs[i]), us(rows.finishUs[i]), rows.preemptions[i]].join(','),
-    );
+    const row = [i, rows.arrivalUs[i], rows.replica[i] < 0 ? '' : rows.replica[i], rows.promptTokens[i], rows.outputTokens[i], statusName[rows.status[i]], us(rows.firstTokenUs[i]), us(rows.finishUs[i]), rows.preemptions[i]];
+    if (cached) row.push(us(cached[i]));
+    lines.push(row.join(','));
   }
   return lines.join('\n') + '\n';
 }
@@ -98,6 +102,7 @@ function publicConfig(spec: LaneSpec, trace: Record<string, unknown>) {
     profile: lane.profile,
     seed: lane.seed,
     slo: lane.slo,
+    prefix_cache: lane.prefixCache ? 'on' : 'off',
   };
 }
 

@@ -45,6 +45,7 @@ export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ 
   if (chosen.engine === 'cpu') return cpu(jobs, options, chosen.note);
   try {
     const gpu = await import('./gpu/engine.js');
+    if (jobs.some((job) => job.spec.prefixCache === 'on')) return await withoutPrefixCaching(jobs, options, gpu.runGpuJobs);
     return await gpu.runGpuJobs(jobs, { onProgress: options.onProgress, threads: options.threads });
   } catch (e) {
     // A shader compile error or a lost device: say so; auto still delivers results.
@@ -52,6 +53,29 @@ export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ 
     process.stderr.write(`schedlab: GPU engine failed, running the CPU reference instead: ${(e as Error).message}\n`);
     return cpu(jobs, options, `GPU engine failed: ${(e as Error).message}`);
   }
+}
+
+const NO_CACHE_TWIN = 'prefix caching has no WGSL twin yet';
+
+/**
+ * The GPU engine has no twin of the prefix cache yet: lanes with caching on run on the CPU reference,
+ * each record saying why (until the engine's eligibility checks prefixCacheOn itself), the others on the GPU.
+ */
+async function withoutPrefixCaching(jobs: Job[], options: RunOptions, runGpuJobs: typeof import('./gpu/engine.js').runGpuJobs) {
+  const cached = jobs.map((job, i) => (job.spec.prefixCache === 'on' ? i : -1)).filter((i) => i >= 0);
+  const rest = jobs.map((_, i) => i).filter((i) => jobs[i].spec.prefixCache !== 'on');
+  const total = jobs.length;
+  let doneOnCpu = 0;
+  let doneOnGpu = 0;
+  const report = () => options.onProgress?.(doneOnCpu + doneOnGpu, total);
+  const onGpu = rest.length > 0 ? await runGpuJobs(rest.map((i) => jobs[i]), { threads: options.threads, onProgress: (d) => ((doneOnGpu = d), report()) }) : null;
+  const threads = options.threads ?? defaultThreads();
+  const onCpu = await runCpuJobs(cached.map((i) => jobs[i]), threads, (d) => ((doneOnCpu = d), report()));
+  const results: JobResult[] = new Array(total);
+  rest.forEach((i, k) => (results[i] = onGpu!.results[k]));
+  cached.forEach((i, k) => (results[i] = { ...onCpu[k], fallback: NO_CACHE_TWIN }));
+  const backend: BackendInfo = onGpu?.backend ?? { engine: 'cpu', description: `cpu: ${Math.min(threads, cached.length)} thread(s)`, note: NO_CACHE_TWIN };
+  return { results, backend };
 }
 
 /** The GPU engine on whatever adapter exists (compare, bench), or a GpuEngineError saying why not. */

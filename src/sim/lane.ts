@@ -33,7 +33,7 @@ export interface LaneSpec {
 /** A lane with its policies looked up and parameters validated and defaulted. */
 export interface Lane {
   replicas: number;
-  router: Router<any>;
+  router: Router<any, any>;
   routerParams: Record<string, unknown>;
   scheduler: EngineScheduler;
   schedulerParams: { watermarkPermille: number } & Record<string, unknown>;

@@ -8,6 +8,7 @@ import { predictor as predictorByName } from '../policy/predictor/index.js';
 import { router as routerByName } from '../policy/router/index.js';
 import { draw } from '../rng.js';
 import { resolveLane, type LaneSpec } from '../sim/lane.js';
+import { isSyntheticSpec } from '../trace/synthetic.js';
 import { DEFAULTS, type Axis, type LoadedSpec, type ParamDef, type Range, type Value } from './spec.js';
 
 export const MAX_CONFIGS = 1_000_000;
@@ -17,7 +18,7 @@ export interface TraceRef {
   name: string;
   /** Path as written in the spec (part of the configuration id). */
   path: string;
-  /** Path resolved against the spec's directory. */
+  /** Path resolved against the spec's directory (a synthetic spec as written). */
   resolvedPath: string;
   format: string;
   skipBadRows: boolean;
@@ -197,7 +198,7 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
   const trace: TraceRef = {
     name: traceName,
     path: t.path,
-    resolvedPath: isAbsolute(t.path) ? t.path : resolve(baseDir, t.path),
+    resolvedPath: isAbsolute(t.path) || isSyntheticSpec(t.path) ? t.path : resolve(baseDir, t.path),
     format: t.format,
     skipBadRows: t.skipBadRows,
     startS: values['window.start'] as number,
@@ -245,6 +246,8 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
     seed: values.seed as number,
     slo: { ttftMs: values['slo.ttftMs'] as number, tpotMs: values['slo.tpotMs'] as number },
   };
+  // Absent when off, so configuration ids from before prefix caching existed stay the same.
+  if (values.prefixCache === 'on') lane.prefixCache = 'on';
   const resolved = resolveLane(lane);
   // Store the defaulted parameters so the record says exactly what ran.
   lane.router.params = resolved.routerParams;
@@ -261,6 +264,7 @@ function buildConfig(index: number, values: Record<string, Value>, loaded: Loade
       case 'router': columns[p.column] = r.name; break;
       case 'scheduler': columns[p.column] = s.name; break;
       case 'predictor': columns[p.column] = pr.name; break;
+      case 'prefixCache': columns[p.column] = resolved.prefixCache ? 'on' : 'off'; break;
       case 'profile': columns[p.column] = String(values.profile); break;
       case 'profile.kvBlocks': columns[p.column] = profile.kvBlocks; break;
       case 'profile.blockSize': columns[p.column] = profile.blockSize; break;

@@ -9,6 +9,7 @@ import { defaultThreads } from '../sim/cpu/pool.js';
 import type { BackendInfo, EngineChoice, Job } from '../sim/job.js';
 import { DEFAULT_SLO } from '../sim/lane.js';
 import { loadTrace } from '../trace/readers.js';
+import { isSyntheticSpec, parseSyntheticSpec } from '../trace/synthetic.js';
 import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
 import { chooseEngine, runJobs } from '../sim/engine.js';
 import { expandSpec, hashOf, type SweepConfig, type TraceRef } from './expand.js';
@@ -51,7 +52,9 @@ class TraceCache {
     const fileKey = `${ref.resolvedPath}\u0000${ref.format}\u0000${ref.skipBadRows}`;
     let file = this.files.get(fileKey);
     if (!file) {
-      file = loadTrace(ref.resolvedPath, { format: ref.format as never, skipBadRows: ref.skipBadRows });
+      file = isSyntheticSpec(ref.resolvedPath)
+        ? parseSyntheticSpec(ref.resolvedPath)
+        : loadTrace(ref.resolvedPath, { format: ref.format as never, skipBadRows: ref.skipBadRows });
       this.files.set(fileKey, file);
     }
     const key = `${fileKey}\u0000${ref.startS}\u0000${ref.durationS}\u0000${ref.rateScale}`;
@@ -63,6 +66,9 @@ class TraceCache {
         throw new ConfigError(`configuration #${config.index}: trace ${ref.name} window [${ref.startS} s, +${ref.durationS ?? '∞'} s) holds no request`);
       }
       this.prepared.set(key, t);
+    }
+    if (config.lane.prefixCache === 'on' && !t.prefixHashes) {
+      throw new ConfigError(`configuration #${config.index}: prefixCache is on but trace ${ref.name} has no prefix hashes (Mooncake hash_ids or a sessions: workload)`);
     }
     return t;
   }

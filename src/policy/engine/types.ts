@@ -11,6 +11,13 @@ export interface RequestShape {
   outputTokens: number;
   /** The lane predictor's output length for this request (input preparation, docs/policies.md). */
   predictedOutputTokens: number;
+  /**
+   * Chain ids of the request's prefix units (src/sim/prefix-units.ts: one per `prefixUnitTokens`
+   * prompt tokens; equal ids = equal prompts up to the end of that unit); empty when the trace has
+   * no prefix hashes.
+   */
+  prefixUnits: ArrayLike<number>;
+  prefixUnitTokens: number;
 }
 
 /**

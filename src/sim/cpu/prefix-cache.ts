@@ -42,18 +42,40 @@ export class PrefixCache {
     return this.entries.size;
   }
 
-  /** Leading blocks of request j's prompt cached here, at most `limit` (entries are prefix-closed: the walk stops at the first miss). */
+  /**
+   * Leading blocks of request j's prompt cached here, at most `limit`. Entries are prefix-closed (a
+   * block is cached only while the block before it in its prompt is: a request inserts and holds a
+   * prompt's blocks from its start, and releases the deepest first, so the evictable list always
+   * reaches a block's successors before the block), hence a binary search finds the first miss.
+   */
   hitBlocks(j: number, limit: number): number {
-    let i = 0;
-    while (i < limit && this.entries.has(this.keys.key(j, i))) i++;
-    return i;
+    return this.leading(j, limit, (e) => e !== undefined);
   }
 
-  /** Of request j's first n blocks (all cached), those some running request holds. */
+  /** Of request j's first n blocks (all cached), those some running request holds: prefix-closed too (a holder holds the blocks before). */
   heldAmong(j: number, n: number): number {
+    return this.leading(j, n, (e) => e!.refs > 0);
+  }
+
+  /** The same two counts by walking block by block (the invariant checks compare them with the searches). */
+  walk(j: number, limit: number): { blocks: number; held: number } {
+    let blocks = 0;
+    while (blocks < limit && this.entries.has(this.keys.key(j, blocks))) blocks++;
     let held = 0;
-    for (let i = 0; i < n; i++) if (this.entries.get(this.keys.key(j, i))!.refs > 0) held++;
-    return held;
+    while (held < blocks && this.entries.get(this.keys.key(j, held))!.refs > 0) held++;
+    return { blocks, held };
+  }
+
+  /** Largest m <= n such that `has` holds for j's blocks 0..m-1, given that it holds for a prefix of them. */
+  private leading(j: number, n: number, has: (e: Entry | undefined) => boolean): number {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (has(this.entries.get(this.keys.key(j, mid - 1)))) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** Request j takes a reference to its first n blocks (all cached); returns how many it took off the evictable list. */

@@ -6,14 +6,16 @@ import { emptyRaw, type RawMetrics } from '../../metrics/record.js';
 import { schedulerRules, type SchedulerRules } from '../../policy/engine/types.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
 import type { ClusterView } from '../../policy/router/types.js';
+import type { RequestShape } from '../../policy/engine/types.js';
 import type { Trace } from '../../trace/trace.js';
 import type { Lane } from '../lane.js';
-import { BlockKeys, prefixUnits } from '../prefix-units.js';
+import { BlockKeys, prefixUnits, type PrefixUnits } from '../prefix-units.js';
 import { ConfigError } from '../../model/profile.js';
 import { CpuBatchContext } from './batch-context.js';
 import { Inserted, PrefixCache } from './prefix-cache.js';
 import { Replica } from './replica.js';
 import { Requests, Status } from './requests.js';
+import { ViewSnapshot } from './view-snapshot.js';
 
 export { Status } from './requests.js';
 
@@ -62,6 +64,8 @@ function blockKeys(trace: Trace, blockSize: number): BlockKeys {
   return new BlockKeys(units, trace.promptTokens, blockSize);
 }
 
+const NO_UNITS = new Uint32Array(0);
+
 /** An invariant of docs/semantics.md does not hold: the message starts with its ID. */
 function violated(id: string, what: string): never {
   throw new Error(`invariant ${id} violated: ${what}`);
@@ -82,7 +86,12 @@ class Simulation {
   private readonly predictedDecodeTokens: Float64Array;
   /** Whether predictedDecodeTokens is kept (only its readers pay for it). */
   private readonly tracksPrediction: boolean;
-  private routed = 0;
+  /** What the router reads: the live views, or a snapshot of them for a router with stale signals. */
+  private readonly view: ClusterView;
+  private readonly snapshot: ViewSnapshot | null;
+  private readonly routerState: unknown;
+  /** The trace's prefix units, for routers that read them (null otherwise or without hashes). */
+  private readonly units: PrefixUnits | null;
 
   private readonly blockSize: number;
   private readonly kvBlocks: number;
@@ -122,6 +131,25 @@ class Simulation {
     this.remainingDecodeTokens = new Float64Array(lane.replicas);
     this.predictedDecodeTokens = new Float64Array(lane.replicas);
     this.tracksPrediction = lane.router.usesPrediction === true;
+    this.view = {
+      replicas: lane.replicas,
+      outstanding: this.outstanding,
+      usedBlocks: this.usedBlocksView,
+      queuedPrefillTokens: this.queuedPrefillTokens,
+      remainingDecodeTokens: this.remainingDecodeTokens,
+      predictedDecodeTokens: this.predictedDecodeTokens,
+      kvBlocks: profile.kvBlocks,
+      blockSize: profile.blockSize,
+      routed: 0,
+    };
+    const router = lane.router;
+    const refreshUs = router.refreshUs?.(lane.routerParams) ?? 0;
+    this.snapshot = refreshUs > 0 ? new ViewSnapshot(refreshUs, this.view) : null;
+    this.units = router.usesPrefixes ? prefixUnits(trace) : null;
+    this.routerState = router.init?.(
+      { replicas: lane.replicas, kvBlocks: profile.kvBlocks, blockSize: profile.blockSize, prefixUnitTokens: this.units?.unitTokens ?? 0 },
+      lane.routerParams,
+    );
     this.ctx = new CpuBatchContext(
       { maxNumSeqs: profile.maxNumSeqs, maxBatchedTokens: profile.maxBatchedTokens, blockSize: profile.blockSize, kvBlocks: profile.kvBlocks, watermarkBlocks: lane.watermarkBlocks },
       this.req,
@@ -189,20 +217,9 @@ class Simulation {
       return;
     }
     for (let r = 0; r < this.replicas.length; r++) this.usedBlocksView[r] = this.replicas[r].usedBlocks;
-    const view: ClusterView = {
-      replicas: this.replicas.length,
-      outstanding: this.outstanding,
-      usedBlocks: this.usedBlocksView,
-      queuedPrefillTokens: this.queuedPrefillTokens,
-      remainingDecodeTokens: this.remainingDecodeTokens,
-      predictedDecodeTokens: this.predictedDecodeTokens,
-      kvBlocks: this.kvBlocks,
-      blockSize: this.blockSize,
-      routed: this.routed,
-    };
-    const shape = { index: i, promptTokens: prompt, outputTokens: output, predictedOutputTokens: req.predicted[i] };
-    const r = this.lane.router.route(view, shape, this.lane.seed, this.lane.routerParams);
-    this.routed++;
+    const view = this.snapshot ? this.snapshot.at(this.trace.arrivalUs[i], this.view) : this.view;
+    const r = this.lane.router.route(view, this.shape(i), this.lane.seed, this.lane.routerParams, this.routerState);
+    this.view.routed++;
     this.outstanding[r]++;
     this.queuedPrefillTokens[r] += prompt;
     this.remainingDecodeTokens[r] += output;
@@ -214,6 +231,20 @@ class Simulation {
     this.rules.initRequest?.(req, i);
     req.setKey(i, this.lane.scheduler.key(req, i, this.trace.arrivalUs[i], this.lane.schedulerParams));
     req.insertSorted(this.replicas[r].waiting, i);
+  }
+
+  /** What the router sees of request i. */
+  private shape(i: number): RequestShape {
+    const req = this.req;
+    const units = this.units;
+    return {
+      index: i,
+      promptTokens: req.promptTokens[i],
+      outputTokens: req.outputTokens[i],
+      predictedOutputTokens: req.predicted[i],
+      prefixUnits: units ? units.chain.subarray(units.offsets[i], units.offsets[i + 1]) : NO_UNITS,
+      prefixUnitTokens: units?.unitTokens ?? 0,
+    };
   }
 
   // ---- iterations -------------------------------------------------------------------------
@@ -524,6 +555,16 @@ class Simulation {
       if (count > 0) held++;
     }
     if (held !== refs.size) violated('INV-1', `replica ${r}: running requests hold ${refs.size} cached blocks, ${held} entries are held`);
+    // Prefix closure (what lets a lookup search instead of walk), checked on the waiting head.
+    const h = rep.waiting[0];
+    if (h !== undefined) {
+      const limit = cache.keys.cacheable(h);
+      const walked = cache.walk(h, limit);
+      const found = cache.hitBlocks(h, limit);
+      if (walked.blocks !== found || walked.held !== cache.heldAmong(h, found)) {
+        violated('INV-1', `replica ${r} cache is not prefix-closed along request ${h}'s prompt (walk ${walked.blocks}/${walked.held}, search ${found}/${cache.heldAmong(h, found)})`);
+      }
+    }
   }
 
   private rows(): PerRequestRows {
