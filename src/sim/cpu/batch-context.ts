@@ -111,7 +111,7 @@ export class CpuBatchContext implements BatchContext {
     this.allocate(j, this.blocksToAdd(j, tokens));
     if (this.rules.runningOrder === 'admission') this.rep.running.push(j);
     else t.insertSorted(this.rep.running, j);
-    this.addToBatch(j, tokens, tokens === t.prefillTarget[j]);
+    this.addToBatch(j, tokens, t.ctx[j] + tokens === t.prefillTarget[j]);
     this.admitted.push(j);
   }
 
