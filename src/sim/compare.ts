@@ -192,6 +192,8 @@ export async function compareJobs(
     onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void;
   } = {},
 ): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
+  const cached = jobs.findIndex((job) => job.spec.prefixCache === 'on');
+  if (cached >= 0) throw new ConfigError(`configuration #${cached} turns prefix caching on, which the GPU engine has no WGSL twin of yet: nothing to compare`);
   const { runGpuJobs } = await import('./gpu/engine.js');
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;
