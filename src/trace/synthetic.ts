@@ -250,7 +250,7 @@ const SPEC_KEYS: Record<string, string[]> = {
 };
 
 /** Defaults of the sessions keys. */
-const SESSION_DEFAULTS = { turns: 4, think: 60, system_prompts: 8, system_tokens: 1024, max_context: 32768, hash_block: 16 };
+const SESSION_DEFAULTS = { turns: 4, think: 60, system_prompts: 8, system_tokens: 1024, max_context: 8192, hash_block: 16 };
 
 export const SYNTHETIC_KINDS = Object.keys(SPEC_KEYS);
 

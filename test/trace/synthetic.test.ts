@@ -170,7 +170,7 @@ describe('sessions workload', () => {
       if (i > 0) expect(t.arrivalUs[i]).toBeGreaterThanOrEqual(t.arrivalUs[i - 1]);
       expect(t.arrivalUs[i]).toBeLessThan(300e6);
       expect(t.promptTokens[i]).toBeGreaterThan(1000);
-      expect(t.promptTokens[i] + t.outputTokens[i]).toBeLessThanOrEqual(32768);
+      expect(t.promptTokens[i] + t.outputTokens[i]).toBeLessThanOrEqual(8192);
       expect(hashes(i)).toHaveLength(Math.ceil(t.promptTokens[i] / 16));
     }
   });
