@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { capacityPermille, PrefixIndex } from './prefix-index.js';
-import { argminRotating, refreshMs, type Router } from './types.js';
+import { capacityPermille, prefixRouting, type PrefixIndex } from './prefix-index.js';
+import { argminRotating, outstandingRange, refreshMs, type Router } from './types.js';
 
 const params = z
   .object({
@@ -44,18 +44,11 @@ export const prefixAffinity: Router<Params, PrefixIndex> = {
   name: 'prefix-affinity',
   summary: "SGLang's cache-aware router: longest remembered prefix, least loaded when imbalanced, most room on a weak match",
   params,
-  usesPrefixes: true,
-  init: (setup, p) => new PrefixIndex(setup, p.capacityPermille),
-  refreshUs: (p) => p.refreshMs * 1000,
+  ...prefixRouting,
   route: (view, request, _seed, p, index) => {
     const n = view.replicas;
     const load = view.outstanding;
-    let max = load[0];
-    let min = load[0];
-    for (let r = 1; r < n; r++) {
-      if (load[r] > max) max = load[r];
-      if (load[r] < min) min = load[r];
-    }
+    const { min, max } = outstandingRange(view);
     const units = request.prefixUnits;
     let chosen: number;
     if (max - min > p.balanceAbsThreshold && max * 1000 > p.balanceRelThresholdPermille * min) {

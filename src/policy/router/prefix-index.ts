@@ -54,3 +54,10 @@ export class PrefixIndex {
     while (seen.size > this.capacity) seen.delete(seen.keys().next().value!);
   }
 }
+
+/** What the prefix routers share: the prefix memory (parameter capacityPermille) and stale views (refreshMs). */
+export const prefixRouting = {
+  usesPrefixes: true,
+  init: (setup: RouterSetup, p: { capacityPermille: number }) => new PrefixIndex(setup, p.capacityPermille),
+  refreshUs: (p: { refreshMs: number }) => p.refreshMs * 1000,
+} as const;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { capacityPermille, PrefixIndex } from './prefix-index.js';
-import { argminRotating, refreshMs, type Router } from './types.js';
+import { capacityPermille, prefixRouting, type PrefixIndex } from './prefix-index.js';
+import { argminRotating, outstandingRange, refreshMs, type Router } from './types.js';
 
 const weight = (what: string, fallback: number) => z.number().int().min(0).max(1000).default(fallback).describe(what);
 
@@ -29,18 +29,11 @@ export const prefixScore: Router<Params, PrefixIndex> = {
   name: 'prefix-score',
   summary: "llm-d's scorers: weighted prefix match, queue and KV-use scores, highest total",
   params,
-  usesPrefixes: true,
-  init: (setup, p) => new PrefixIndex(setup, p.capacityPermille),
-  refreshUs: (p) => p.refreshMs * 1000,
+  ...prefixRouting,
   route: (view, request, _seed, p, index) => {
     const n = view.replicas;
     const load = view.outstanding;
-    let max = load[0];
-    let min = load[0];
-    for (let r = 1; r < n; r++) {
-      if (load[r] > max) max = load[r];
-      if (load[r] < min) min = load[r];
-    }
+    const { min, max } = outstandingRange(view);
     const units = request.prefixUnits;
     const score = (r: number) => {
       const prefix = units.length > 0 ? Math.floor((1000 * index.match(r, units)) / units.length) : 0;

@@ -85,3 +85,14 @@ export function argminRotating(
   }
   return best;
 }
+
+/** The fewest and most outstanding requests on any replica. */
+export function outstandingRange(view: ClusterView): { min: number; max: number } {
+  let min = view.outstanding[0];
+  let max = min;
+  for (let r = 1; r < view.replicas; r++) {
+    min = Math.min(min, view.outstanding[r]);
+    max = Math.max(max, view.outstanding[r]);
+  }
+  return { min, max };
+}
