@@ -3,14 +3,9 @@
 // their chain key; running requests hold references to them; an entry no request holds stays cached
 // (and counts as free) until an allocation needs its space, least recently released first.
 import type { BlockKeys } from '../prefix-units.js';
+import { KeyTable } from './key-table.js';
 
-interface Entry {
-  key: number;
-  refs: number;
-  // The evictable list (refs 0), least recently released first, as vLLM's FreeKVCacheBlockQueue.
-  prev: Entry | null;
-  next: Entry | null;
-}
+const NONE = -1;
 
 /** Effect of a block computed by a request on the cache. */
 export const Inserted = {
@@ -24,9 +19,17 @@ export const Inserted = {
 export type Inserted = (typeof Inserted)[keyof typeof Inserted];
 
 export class PrefixCache {
-  private readonly entries = new Map<number, Entry>();
-  private head: Entry | null = null;
-  private tail: Entry | null = null;
+  /** key -> entry id; an entry's fields live in the arrays below (ids are reused after eviction). */
+  private readonly table = new KeyTable();
+  private keyOf = new Float64Array(64);
+  private refsOf = new Int32Array(64);
+  // The evictable list (refs 0), least recently released first, as vLLM's FreeKVCacheBlockQueue.
+  private prev = new Int32Array(64);
+  private next = new Int32Array(64);
+  private head = NONE;
+  private tail = NONE;
+  /** Entry ids freed by evictions, reused before new ones. */
+  private freeIds: number[] = [];
   /** Entries no running request holds (they count as free blocks). */
   evictable = 0;
   /** Entries held by at least one running request (they count as blocks in use). */
@@ -39,7 +42,7 @@ export class PrefixCache {
   constructor(readonly keys: BlockKeys) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.table.size;
   }
 
   /**
@@ -49,39 +52,27 @@ export class PrefixCache {
    * reaches a block's successors before the block), hence a binary search finds the first miss.
    */
   hitBlocks(j: number, limit: number): number {
-    return this.leading(j, limit, (e) => e !== undefined);
+    return this.leading(j, limit, (e) => e !== NONE);
   }
 
   /** Of request j's first n blocks (all cached), those some running request holds: prefix-closed too (a holder holds the blocks before). */
   heldAmong(j: number, n: number): number {
-    return this.leading(j, n, (e) => e!.refs > 0);
+    return this.leading(j, n, (e) => this.refsOf[e] > 0);
   }
 
   /** The same two counts by walking block by block (the invariant checks compare them with the searches). */
   walk(j: number, limit: number): { blocks: number; held: number } {
     let blocks = 0;
-    while (blocks < limit && this.entries.has(this.keys.key(j, blocks))) blocks++;
+    while (blocks < limit && this.entry(j, blocks) !== NONE) blocks++;
     let held = 0;
-    while (held < blocks && this.entries.get(this.keys.key(j, held))!.refs > 0) held++;
+    while (held < blocks && this.refsOf[this.entry(j, held)] > 0) held++;
     return { blocks, held };
-  }
-
-  /** Largest m <= n such that `has` holds for j's blocks 0..m-1, given that it holds for a prefix of them. */
-  private leading(j: number, n: number, has: (e: Entry | undefined) => boolean): number {
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (has(this.entries.get(this.keys.key(j, mid - 1)))) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
   }
 
   /** Request j takes a reference to its first n blocks (all cached); returns how many it took off the evictable list. */
   acquire(j: number, n: number): number {
     let revived = 0;
-    for (let i = 0; i < n; i++) if (this.ref(this.entries.get(this.keys.key(j, i))!)) revived++;
+    for (let i = 0; i < n; i++) if (this.ref(this.entry(j, i))) revived++;
     this.version++;
     return revived;
   }
@@ -94,9 +85,8 @@ export class PrefixCache {
   release(j: number, n: number): number {
     let freed = 0;
     for (let i = n - 1; i >= 0; i--) {
-      const e = this.entries.get(this.keys.key(j, i))!;
-      e.refs--;
-      if (e.refs === 0) {
+      const e = this.entry(j, i);
+      if (--this.refsOf[e] === 0) {
         this.held--;
         this.append(e);
         freed++;
@@ -109,10 +99,13 @@ export class PrefixCache {
   /** Block i of request j, just computed, joins the cache (j holds blocks 0..i-1 as entries). */
   insert(j: number, i: number): Inserted {
     const key = this.keys.key(j, i);
-    const found = this.entries.get(key);
+    const found = this.table.get(key);
     this.version++;
-    if (found) return this.ref(found) ? Inserted.SharedRevived : Inserted.SharedInUse;
-    this.entries.set(key, { key, refs: 1, prev: null, next: null });
+    if (found !== NONE) return this.ref(found) ? Inserted.SharedRevived : Inserted.SharedInUse;
+    const e = this.freeIds.pop() ?? this.newId();
+    this.keyOf[e] = key;
+    this.refsOf[e] = 1;
+    this.table.add(key, e);
     this.held++;
     return Inserted.New;
   }
@@ -120,9 +113,10 @@ export class PrefixCache {
   /** Evicts least recently released entries while more than `room` are evictable (room: the free blocks left for them). */
   evictDownTo(room: number): void {
     while (this.evictable > room) {
-      const e = this.head!;
+      const e = this.head;
       this.unlink(e);
-      this.entries.delete(e.key);
+      this.table.delete(this.keyOf[e]);
+      this.freeIds.push(e);
       this.evicted++;
       this.version++;
     }
@@ -130,33 +124,67 @@ export class PrefixCache {
 
   /** Every entry as (key, reference count), for the invariant checks. */
   *entriesForCheck(): Iterable<[number, number]> {
-    for (const [key, e] of this.entries) yield [key, e.refs];
+    const free = new Set(this.freeIds);
+    for (let e = 0; e < this.size + free.size; e++) if (!free.has(e)) yield [this.keyOf[e], this.refsOf[e]];
+  }
+
+  private entry(j: number, i: number): number {
+    return this.table.get(this.keys.key(j, i));
+  }
+
+  /** Largest m <= n such that `has` holds for j's blocks 0..m-1, given that it holds for a prefix of them. */
+  private leading(j: number, n: number, has: (e: number) => boolean): number {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (has(this.entry(j, mid - 1))) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** Adds a reference; true if the entry came off the evictable list. */
-  private ref(e: Entry): boolean {
-    e.refs++;
-    if (e.refs > 1) return false;
+  private ref(e: number): boolean {
+    if (++this.refsOf[e] > 1) return false;
     this.unlink(e);
     this.held++;
     return true;
   }
 
-  private append(e: Entry): void {
-    e.prev = this.tail;
-    e.next = null;
-    if (this.tail) this.tail.next = e;
+  /** A fresh entry id (ids count up to the most entries ever cached at once, at most kvBlocks). */
+  private newId(): number {
+    const e = this.size;
+    if (e === this.keyOf.length) {
+      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.keyOf = grow(this.keyOf);
+      this.refsOf = grow(this.refsOf);
+      this.prev = grow(this.prev);
+      this.next = grow(this.next);
+    }
+    return e;
+  }
+
+  private append(e: number): void {
+    this.prev[e] = this.tail;
+    this.next[e] = NONE;
+    if (this.tail !== NONE) this.next[this.tail] = e;
     else this.head = e;
     this.tail = e;
     this.evictable++;
   }
 
-  private unlink(e: Entry): void {
-    if (e.prev) e.prev.next = e.next;
-    else this.head = e.next;
-    if (e.next) e.next.prev = e.prev;
-    else this.tail = e.prev;
-    e.prev = e.next = null;
+  private unlink(e: number): void {
+    const p = this.prev[e];
+    const n = this.next[e];
+    if (p !== NONE) this.next[p] = n;
+    else this.head = n;
+    if (n !== NONE) this.prev[n] = p;
+    else this.tail = p;
     this.evictable--;
   }
 }
