@@ -1,16 +1,14 @@
 // The CPU reference simulator. It defines schedlab's semantics (docs/semantics.md); the GPU
 // engine must reproduce its RawMetrics bit for bit. Batch formation belongs to the lane's batching
 // strategy and scheduler rules (src/policy/engine/); this file applies what they decide.
-import { iterationUs } from '../../model/profile.js';
+import { ConfigError, iterationUs } from '../../model/profile.js';
 import { emptyRaw, type RawMetrics } from '../../metrics/record.js';
-import { schedulerRules, type SchedulerRules } from '../../policy/engine/types.js';
+import { schedulerRules, type RequestShape, type SchedulerRules } from '../../policy/engine/types.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
 import type { ClusterView } from '../../policy/router/types.js';
-import type { RequestShape } from '../../policy/engine/types.js';
 import type { Trace } from '../../trace/trace.js';
 import type { Lane } from '../lane.js';
 import { BlockKeys, prefixUnits, type PrefixUnits } from '../prefix-units.js';
-import { ConfigError } from '../../model/profile.js';
 import { CpuBatchContext } from './batch-context.js';
 import { Inserted, PrefixCache } from './prefix-cache.js';
 import { Replica } from './replica.js';
