@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { firstDifference } from '../src/metrics/record.js';
-import { resolveProfile, type ProfileOverrides } from '../src/model/profile.js';
+import { ConfigError, resolveProfile, type ProfileOverrides } from '../src/model/profile.js';
 import { simulate } from '../src/sim/cpu/simulator.js';
 import { resolveLane, type LaneSpec } from '../src/sim/lane.js';
 import type { Trace } from '../src/trace/trace.js';
@@ -46,4 +46,15 @@ export function runBoth(trace: Trace, spec: LaneSpec) {
   const slow = simulate(trace, lane, { fastForward: false, checkInvariants: true });
   expect(firstDifference(fast.raw, slow.raw)).toBeNull();
   return fast;
+}
+
+/** The message of the ConfigError that f throws (fails the test when it throws nothing else). */
+export function configErrorOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('no error thrown');
 }

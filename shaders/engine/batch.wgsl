@@ -11,7 +11,8 @@
 // MIN_COUNT, MIN_BLOCKS). The requests' own updates (context, tokens left, first-token and
 // inter-token samples, completion statistics) are settled by the next walk over the running list in
 // the same instant, which is usually the scheduling walk of the replica's next batch: one walk per
-// instant serves both. Replicas that do not start again are settled at the end of the instant.
+// instant serves both. A replica whose batch completed its last request is settled the same way,
+// by a build that finds nothing to schedule.
 
 // The settling of the open replica's previous batch, when `settling`.
 var<private> settling: bool;
@@ -21,7 +22,9 @@ var<private> settle_prev_end: u32; // PREV_END before it: the last token time of
 var<private> settle_now: u32; // its end
 var<private> itl_run_bucket: u32; // inter-token samples written per run of equal buckets
 var<private> itl_run_times: u32;
-var<private> settle_completed: bool; // settle_member's request completed (and left the running list)
+var<private> settle_completes: bool; // settle_member's request completes: the caller calls settle_completion
+var<private> settle_id: vec4<u32>; // its ID record, when settle_member loaded it
+var<private> settle_id_loaded: bool;
 
 fn begin_settling(r: u32, now: u32) {
   let f = rep_rec(2u, r); // (FOLD_CONTEXT, MIN_LEFT, K, FIRST_END)
@@ -42,10 +45,11 @@ fn end_settling() {
 }
 
 // Applies the settled batch to running request s (hot record h); returns the updated record, which
-// the caller stores unless settle_completed (the request completed and its slot is free).
+// the caller stores, unless settle_completes: then the caller calls settle_completion, out of its
+// walk's inner loop (on llvmpipe code inside the loop runs, masked, for every request visited).
 fn settle_member(s: u32, h_in: vec4<u32>) -> vec4<u32> {
   var h = h_in;
-  settle_completed = false;
+  settle_completes = false;
   var flags = flags_of(h);
   var ctx = ctx_of(h);
   var produces = false;
@@ -95,13 +99,18 @@ fn settle_member(s: u32, h_in: vec4<u32>) -> vec4<u32> {
     slot_put(REC_ID, s, id);
   }
   h = with_ctx_flags(h, ctx, flags);
-  if (produces && h.w == 0u) {
-    if (!id_loaded) { id = slot_rec(REC_ID, s); }
-    running_unlink(s, h);
-    complete(s, id);
-    settle_completed = true;
-  }
+  settle_completes = produces && h.w == 0u;
+  settle_id = id;
+  settle_id_loaded = id_loaded;
   return h;
+}
+
+// The request settle_member found completing (slot s, hot record h) leaves the running list.
+fn settle_completion(s: u32, h: vec4<u32>) {
+  var id = settle_id;
+  if (!settle_id_loaded) { id = slot_rec(REC_ID, s); }
+  running_unlink(s, h);
+  complete(s, id);
 }
 
 // Completion statistics of request s (ID record id) at the settled batch's end; finish_iteration
@@ -136,11 +145,9 @@ fn complete(s: u32, id: vec4<u32>) {
 
 // ---- the batch being built ----
 
-// Batch totals, summed as requests join the batch.
+// Batch totals, summed as requests join the batch (the iteration model's inputs: iteration.wgsl).
 var<private> batch_size: u32;
-var<private> batch_prefill_tokens: u32;
-var<private> batch_decodes: u32;
-var<private> batch_context: u32;
+var<private> batch_sums: BatchSums;
 // The requests that complete when the batch ends: those that produce a token and have the fewest
 // tokens left (min_left), if the batch runs min_left iterations; and the blocks they hold then.
 var<private> min_left: u32;
@@ -155,8 +162,7 @@ var<private> residues_n: u32;
 
 fn join_batch(ctx_before: u32, tokens: u32, prefill: bool) {
   batch_size += 1u;
-  if (prefill) { batch_prefill_tokens += tokens; } else { batch_decodes += 1u; }
-  batch_context += ctx_before + tokens;
+  batch_sums = batch_sums_add(batch_sums, ctx_before, tokens, prefill);
 }
 
 // A member that produces a token with `left` tokens left (before the batch) and `ctx_after`
@@ -176,9 +182,7 @@ fn count_producer(left: u32, ctx_after: u32) {
 
 fn begin_batch() {
   batch_size = 0u;
-  batch_prefill_tokens = 0u;
-  batch_decodes = 0u;
-  batch_context = 0u;
+  batch_sums = batch_sums_empty();
   min_left = 0xffffffffu;
   min_count = 0u;
   min_blocks = 0u;
@@ -268,21 +272,25 @@ fn schedule_running(budget_in: u32) {
   var scheduled = 0u;
   var m = rep.r_head;
   var resumed = false; // the walk resumes at a request it settled before a preemption
+  // The inner loop walks; it breaks out to complete a request or to preempt a victim, and resumes,
+  // so that code runs once per completion or preemption, not (masked, on llvmpipe) per request.
   loop {
     tick();
     var s = 0u;
+    var h = vec4<u32>(0u);
     var blocked = false;
+    var completes = false;
     loop {
       tick();
       if (m == NIL || (budget == 0u && !settling)) { break; }
       count(W_VISITS, 1u);
       s = m - 1u;
-      var h = slot_rec(REC_HOT, s);
+      h = slot_rec(REC_HOT, s);
       if (settling && !resumed) {
         h = settle_member(s, h);
-        if (settle_completed) {
-          m = link_hi(h);
-          continue;
+        if (settle_completes) {
+          completes = true;
+          break;
         }
       }
       resumed = false;
@@ -318,6 +326,11 @@ fn schedule_running(budget_in: u32) {
       scheduled += 1u;
       m = link_hi(h);
     }
+    if (completes) {
+      settle_completion(s, h);
+      m = link_hi(h);
+      continue;
+    }
     if (!blocked) { break; }
     let victim = rep.r_tail - 1u;
     var vh = slot_rec(REC_HOT, victim);
@@ -325,7 +338,8 @@ fn schedule_running(budget_in: u32) {
       // The victim has not been reached by the walk: settle it first; if it completes, it
       // leaves the list (its blocks were already freed) and the next tail is the victim.
       vh = settle_member(victim, vh);
-      if (settle_completed) {
+      if (settle_completes) {
+        settle_completion(victim, vh);
         m = s + 1u;
         resumed = true;
         continue;
@@ -346,36 +360,29 @@ fn schedule_running(budget_in: u32) {
   sr_scheduled = scheduled;
 }
 
-// Settles the open replica's previous batch with a walk of its own (no batch is built).
-fn settle_all() {
-  if (!settling) { return; }
-  schedule_running(0u);
+fn prefill_first_admits(tokens: u32) -> bool {
+  if (rep.w_root == NIL || rep.running >= cfg.max_num_seqs) { return false; }
+  let need = slot_rec(REC_HOT, rep.w_root - 1u).z; // prefill target: the waiting request holds no KV
+  return tokens + need <= cfg.max_batched_tokens && rep.used + ceil_div(need, cfg.block_size) + cfg.watermark_blocks <= cfg.kv_blocks;
 }
 
-// vLLM v0: whole prompts while they fit, else one decode step for every running request. Returns
-// whether the batch is pure decode (fast-forward may fold it).
 fn build_prefill_first(r: u32, now: u32) -> bool {
+  // One walk of the running list either way: it settles the previous batch, and schedules every
+  // running request's decode step unless prompts are admitted (then the iteration runs only them).
+  let admits = prefill_first_admits(0u);
+  schedule_running(select(0xffffffffu, 0u, admits));
+  if (!admits) { return !sr_preempted; }
   var tokens = 0u;
-  var admitted = false;
   loop {
     tick();
-    if (rep.w_root == NIL) { break; }
+    if (!prefill_first_admits(tokens)) { break; }
     let s = rep.w_root - 1u;
     let h = slot_rec(REC_HOT, s);
-    let need = h.z; // prefill target: the waiting request holds no KV
-    let need_blocks = ceil_div(need, cfg.block_size);
-    if (rep.running >= cfg.max_num_seqs) { break; }
-    if (tokens + need > cfg.max_batched_tokens) { break; }
-    if (rep.used + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
-    // Admitted requests join the running list: settle it before.
-    settle_all();
-    admit(s, h, need, need_blocks, now);
+    let need = h.z;
+    admit(s, h, need, ceil_div(need, cfg.block_size), now);
     tokens += need;
-    admitted = true;
   }
-  if (admitted) { return false; }
-  schedule_running(0xffffffffu);
-  return !sr_preempted;
+  return false;
 }
 
 // vLLM v1 / Sarathi: running requests first within the budget, then new prompt chunks.

@@ -26,12 +26,14 @@ fn since_arrival(i: u32, t: u32) -> u32 {
 // PREV_END.
 fn rebase(now: u32) -> u32 {
   var d = now;
-  var r = mask_next(busy_mask, 0u);
+  // Replicas whose ended batch is not settled yet hold times too (FIRST_END, PREV_END).
+  let holders = busy_mask | pending_mask;
+  var r = mask_next(holders, 0u);
   loop {
     tick();
     if (r == NONE) { break; }
     d = min(d, rep_get(R_FIRST_END, r));
-    r = mask_next(busy_mask, r + 1u);
+    r = mask_next(holders, r + 1u);
   }
   tick(); // loop entry (gallivm counts it too)
   for (var s = 0u; s < high; s++) {
@@ -43,15 +45,15 @@ fn rebase(now: u32) -> u32 {
     stop(ST_REBASE);
     return 0u;
   }
-  r = mask_next(busy_mask, 0u);
+  r = mask_next(holders, 0u);
   loop {
     tick();
     if (r == NONE) { break; }
-    set_end(r, end_of(r) - d);
+    if (mask_has(busy_mask, r)) { set_end(r, end_of(r) - d); }
     rep_set(R_FIRST_END, r, rep_get(R_FIRST_END, r) - d);
     let prev_end = rep_get(R_PREV_END, r);
     rep_set(R_PREV_END, r, max(prev_end, d) - d);
-    r = mask_next(busy_mask, r + 1u);
+    r = mask_next(holders, r + 1u);
   }
   tick();
   for (var s = 0u; s < high; s++) {

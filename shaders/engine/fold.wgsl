@@ -2,24 +2,57 @@
 // outside changes, so iterations 2..k are folded into one replica event. Twin of startIteration's
 // fold set-up and extendFold in src/sim/cpu/simulator.ts (docs/semantics.md "Fast-forward").
 
-fn record_iteration(duration: u32) {
-  hadd(H_KV, rep.used, 1u);
+// The first iteration of a batch; a batch that folds adds its KV-use sample to the fold's run
+// (start_fold) instead of writing it here.
+fn record_iteration(duration: u32, folds: bool) {
+  hstat(H_KV, rep.used, 1u);
+  if (!folds) { hist_bump(H_KV, rep.used, 1u); }
   cnt_add(C_ITERATIONS, 1u);
   cnt_add(C_BUSY_US, duration);
 }
 
+// Starts the fold of the pure-decode batch of n requests just begun on replica r (its record 2 is
+// f, its first iteration ends at `end` with `used` blocks in use) and extends it; returns the
+// blocks in use after.
+fn start_fold(r: u32, f: vec4<u32>, n: u32, end: u32, used: u32, has_next: bool, next_arrival: u32) -> u32 {
+  let stored = rep_rec(3u, r);
+  var runs = stored;
+  runs.w = n;
+  // The first iteration's KV-use sample joins the run (record_iteration left it out).
+  let kv_bucket = bucket_of(used);
+  if (runs.y > 0u && kv_bucket != runs.x >> 16u) {
+    hist_bump_bucket(H_KV * HIST_BUCKETS + (runs.x >> 16u), runs.y);
+    runs.y = 0u;
+  }
+  runs.x = (kv_bucket << 16u) | (runs.x & 0xffffu);
+  runs.y += 1u;
+  // Record 2 is written by extend_fold (f_stored: a value it never equals, so it always is).
+  return extend_fold(r, f, vec4<u32>(0u), runs, stored, vec2<u32>(residues_lo, residues_hi), end, used, has_next, next_arrival);
+}
+
+// Extends replica r's open fold, whose last iteration so far ends at `end`.
+fn continue_fold(r: u32, end: u32, used: u32, has_next: bool, next_arrival: u32) -> u32 {
+  let runs = rep_rec(3u, r);
+  var small = vec2<u32>(0u);
+  if (runs.w <= 8u) { small = rep_rec(4u, r).zw; }
+  let f = rep_rec(2u, r);
+  return extend_fold(r, f, f, runs, runs, small, end, used, has_next, next_arrival);
+}
+
 // Adds replica r's fold iterations that start before the next arrival; the fold stays open
-// (open_mask) if it stopped only there. `end` is the end of its last iteration so far; `used` its
-// KV blocks in use; the batch is every running request. Returns the blocks in use after.
-fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: u32) -> u32 {
-  var f = rep_rec(2u, r); // (FOLD_CONTEXT, FOLD_MAX_K, K, FIRST_END)
+// (open_mask) if it stopped only there. f_in is its record 2 and runs_in its record 3 (f_stored and
+// runs_stored what storage holds: records are written only if they change), small_residues its
+// residues when it has up to 8 requests; `end` the end of its last iteration so far, `used` its KV
+// blocks in use. Returns the blocks in use after.
+fn extend_fold(r: u32, f_in: vec4<u32>, f_stored: vec4<u32>, runs_in: vec4<u32>, runs_stored: vec4<u32>, small_residues: vec2<u32>, end_in: u32, used_in: u32, has_next: bool, next_arrival: u32) -> u32 {
+  var f = f_in; // (FOLD_CONTEXT, FOLD_MAX_K, K, FIRST_END)
   let context = f.x;
   let max_k = f.y;
   var k = f.z;
   // Histogram samples are written per run of equal buckets (KV use and ITL change slowly); the run
   // in progress stays in the replica across extensions and batches until its bucket changes (or
   // the lane ends: flush_fold_runs).
-  var runs = rep_rec(3u, r); // (kv bucket << 16 | itl bucket, kv samples, itl samples, n)
+  var runs = runs_in; // (kv bucket << 16 | itl bucket, kv samples, itl samples, n)
   let n = runs.w;
   var end = end_in;
   var used = used_in;
@@ -31,14 +64,16 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
   // are counted in the residue table, whose vec4 holding the index is loaded once per four iterations.
   let small = n <= 8u;
   var residue = (cfg.block_size - k % cfg.block_size) % cfg.block_size;
-  var residues: vec4<u32>;
-  if (small) { residues = rep_rec(4u, r); } else { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
+  var residues = vec4<u32>(0u, 0u, small_residues);
+  if (!small) { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
   // Statistics of the folded iterations, added once at the end: iterations, their summed duration
   // (below 2^32: the fold's end stays a lane time), summed and largest KV use.
   var iterations = 0u;
   var duration_sum = 0u;
   var kv_sum = vec2<u32>(0u);
   var itl_max = 0u;
+  // Iteration k lasts decode_run_us(run); the run steps on with a few u32 operations.
+  var run = decode_run_at(n, context, k);
   loop {
     tick();
     if (k >= max_k) { break; }
@@ -50,7 +85,7 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
     // A shorter fold is still exact (the next event folds on); it keeps one long one under the
     // loop limiter.
     if (budget_spent()) { break; }
-    let dur = iteration_us(0u, n, context + k * n);
+    let dur = decode_run_us(run);
     let e2 = end + dur;
     // Ends the fold here; step() rebases the clock before the replica's next iteration.
     if (e2 < end || e2 == FAR) { break; }
@@ -83,6 +118,7 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
     itl_max = max(itl_max, dur);
     end = e2;
     k += 1u;
+    run = decode_run_next(run);
     let previous = residue;
     residue = select(residue - 1u, cfg.block_size - 1u, residue == 0u);
     if (!small && residue / 4u != previous / 4u) { residues = rep_rec(R_RESIDUE_RECORD + residue / 4u, r); }
@@ -94,10 +130,10 @@ fn extend_fold(r: u32, end_in: u32, used_in: u32, has_next: bool, next_arrival: 
     hstat_sum(H_KV, vec2<u32>(iterations, 0u), kv_sum, used);
     hstat_sum(H_ITL, mul32x32(iterations, n), mul32x32(duration_sum, n), itl_max);
     f.z = k;
-    rep_put(2u, r, f);
-    rep_put(3u, r, runs);
     set_end(r, end);
   }
+  if (any(f != f_stored)) { rep_put(2u, r, f); }
+  if (any(runs != runs_stored)) { rep_put(3u, r, runs); }
   if (open) { open_mask = mask_with(open_mask, r); } else { open_mask = mask_without(open_mask, r); }
   return used;
 }

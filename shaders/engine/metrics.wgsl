@@ -1,5 +1,4 @@
-// Counters, histograms and iteration times. Twin of src/metrics (record.ts, histogram.ts) and of
-// iterationUs in src/model/profile.ts.
+// Counters and histograms. Twin of src/metrics (record.ts, histogram.ts).
 
 // Counters and histogram statistics live in private variables for the whole dispatch (loaded and
 // stored once in main): on llvmpipe every storage access is a per-lane scalar loop, and masked-off
@@ -69,12 +68,4 @@ fn store_metrics() {
   for (var q = 0u; q < HIST_STAT_WORDS / 4u; q++) {
     lane_put(LS_HIST / 4u + q, vec4<u32>(hst[4u * q], hst[4u * q + 1u], hst[4u * q + 2u], hst[4u * q + 3u]));
   }
-}
-
-// Iteration time in whole microseconds, rounded up. checkIterationBound keeps the nanosecond total
-// below 2^32, so u32 is exact.
-fn iteration_us(prefill_tokens: u32, decode_seqs: u32, context_tokens: u32) -> u32 {
-  let ns = cfg.iter_ns_base + cfg.iter_ns_per_prefill_token * prefill_tokens + cfg.iter_ns_per_decode_seq * decode_seqs
-    + cfg.iter_ns_per_context_token * context_tokens;
-  return ns / 1000u + select(0u, 1u, ns % 1000u != 0u);
 }

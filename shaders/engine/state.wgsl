@@ -27,7 +27,7 @@ struct Uniforms {
 @group(0) @binding(6) var<storage, read_write> hist: array<u32>; // HIST_BUCKETS per histogram
 @group(0) @binding(7) var<storage, read_write> live: array<atomic<u32>>; // lanes still running after this dispatch
 
-// The lane's configuration, read once per dispatch from params.
+// The lane's configuration, read once per dispatch from params (PARAMS in layout.ts).
 struct LaneConfig {
   trace_offset: u32,
   trace_length: u32,
@@ -39,10 +39,6 @@ struct LaneConfig {
   max_batched_tokens: u32,
   max_model_len: u32,
   watermark_blocks: u32,
-  iter_ns_base: u32,
-  iter_ns_per_prefill_token: u32,
-  iter_ns_per_decode_seq: u32,
-  iter_ns_per_context_token: u32,
   slo_ttft_us: u32,
   slo_tpot_us: u32,
   router: u32,
@@ -52,20 +48,26 @@ struct LaneConfig {
 
 var<private> lane: u32;
 var<private> cfg: LaneConfig;
+// The lane's iteration-time model (src/model/iteration.wgsl reads it through model_word).
+var<private> model: array<u32, MODEL_WORDS>;
 
 fn param_rec(q: u32) -> vec4<u32> { count_load(); return params[q * U.lanes + lane]; }
+fn model_word(i: u32) -> u32 { return model[i]; }
 
 fn load_config() {
   let a = param_rec(0u);
   let b = param_rec(1u);
   let c = param_rec(2u);
   let d = param_rec(3u);
-  let e = param_rec(4u);
-  // The order of PARAMS in layout.ts (a compile-time check below keeps the two in step).
-  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, d.y, c.y, c.z, c.w, d.x, d.z, d.w, e.x, e.y, e.z);
+  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z);
+  for (var q = 0u; q < MODEL_WORDS / 4u; q++) {
+    let v = param_rec(P_MODEL / 4u + q);
+    for (var c4 = 0u; c4 < 4u; c4++) { model[4u * q + c4] = v[c4]; }
+  }
 }
-const_assert P_TRACE_OFFSET == 0u && P_REPLICAS == 2u && P_KV_BLOCKS == 4u && P_MAX_MODEL_LEN == 8u && P_ITER_NS_BASE == 9u;
-const_assert P_ITER_NS_PER_CONTEXT_TOKEN == 12u && P_WATERMARK_BLOCKS == 13u && P_SLO_TTFT_US == 14u && P_ROUTER == 16u && P_BATCHING == 18u;
+// load_config reads PARAMS in layout.ts order.
+const_assert P_TRACE_OFFSET == 0u && P_MAX_MODEL_LEN == 8u && P_WATERMARK_BLOCKS == 9u && P_SLO_TPOT_US == 11u;
+const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_MODEL == 16u && MODEL_WORDS % 4u == 0u;
 
 // Word w of the lane's region of a u32 buffer (the histograms) whose lane-major stride is `stride` words.
 fn ix(w: u32, stride: u32) -> u32 {
@@ -147,8 +149,8 @@ fn rep_close() {
 var<private> busy_mask: vec4<u32>;
 var<private> open_mask: vec4<u32>;
 var<private> start_mask: vec4<u32>;
-// Replicas whose batch ended this instant and whose requests are not settled yet (batch.wgsl);
-// empty between instants, so never stored.
+// Replicas whose batch ended and whose requests are not settled yet (batch.wgsl): their next start,
+// in the same instant, settles them (a step split by the loop limiter may leave them to the next).
 var<private> pending_mask: vec4<u32>;
 const NONE: u32 = 0xffffffffu;
 fn mask_has(m: vec4<u32>, r: u32) -> bool { return (m[r / 32u] & (1u << (r % 32u))) != 0u; }
@@ -164,6 +166,7 @@ fn mask_without(m: vec4<u32>, r: u32) -> vec4<u32> {
 }
 // The smallest replica >= first in m, or NONE.
 fn mask_next(m: vec4<u32>, first: u32) -> u32 {
+  if (all(m == vec4<u32>(0u))) { return NONE; }
   tick(); // loop entry (gallivm counts it too)
   for (var w = first / 32u; w < 4u; w++) {
     tick();
@@ -175,7 +178,7 @@ fn mask_next(m: vec4<u32>, first: u32) -> u32 {
 }
 
 const_assert LS_STATUS == 0u && LS_NEXT == 1u && LS_ROUTED == 2u && LS_FREE == 3u && LS_HIGH == 4u && LS_BASE == 5u;
-const_assert LS_BUSY_MASK == 8u && LS_OPEN_MASK == 12u && LS_START_MASK == 16u && LS_CNT % 4u == 0u && LS_HIST % 4u == 0u;
+const_assert LS_BUSY_MASK == 8u && LS_OPEN_MASK == 12u && LS_START_MASK == 16u && LS_PENDING_MASK == 20u && LS_CNT % 4u == 0u && LS_HIST % 4u == 0u;
 
 // Loads the lane's state; false for a lane that has stopped (its other records are not read).
 fn load_lane() -> bool {
@@ -191,6 +194,7 @@ fn load_lane() -> bool {
   busy_mask = lane_rec(LS_BUSY_MASK / 4u);
   open_mask = lane_rec(LS_OPEN_MASK / 4u);
   start_mask = lane_rec(LS_START_MASK / 4u);
+  pending_mask = lane_rec(LS_PENDING_MASK / 4u);
   load_metrics();
   return true;
 }
@@ -201,6 +205,7 @@ fn store_lane() {
   lane_put(LS_BUSY_MASK / 4u, busy_mask);
   lane_put(LS_OPEN_MASK / 4u, open_mask);
   lane_put(LS_START_MASK / 4u, start_mask);
+  lane_put(LS_PENDING_MASK / 4u, pending_mask);
   store_metrics();
 }
 

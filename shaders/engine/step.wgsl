@@ -41,30 +41,41 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   if (mask_has(pending_mask, r)) { begin_settling(r, now); }
   begin_batch();
   let pure = build_batch(r, now);
-  if (batch_size == 0u || settling) {
+  if (settling) {
     stop(ST_INTERNAL);
     return false;
   }
-  let context = batch_context;
-  let first_us = iteration_us(batch_prefill_tokens, batch_decodes, context);
-  record_iteration(first_us);
+  start_mask = mask_without(start_mask, r);
+  if (batch_size == 0u) {
+    // Only a replica whose batch completed its last request schedules nothing: it goes idle.
+    if (rep.waiting > 0u || rep.running > 0u) {
+      stop(ST_INTERNAL);
+      return false;
+    }
+    rep_close();
+    return true;
+  }
+  let context = batch_sums.decode_ctx; // a fold's batch is all decodes
+  let first_us = iteration_us(batch_sums);
+  let folds = pure && FAST_FORWARD;
+  record_iteration(first_us, folds);
   let end = now + first_us;
   if (end < now || end == FAR) {
     stop(ST_CLOCK);
     return false;
   }
-  rep_put(2u, r, vec4<u32>(context, min_left, 1u, end));
+  let f = vec4<u32>(context, min_left, 1u, end);
   rep_put(4u, r, vec4<u32>(min_count, min_blocks, residues_lo, residues_hi));
   set_end(r, end);
   busy_mask = mask_with(busy_mask, r);
-  start_mask = mask_without(start_mask, r);
   open_mask = mask_without(open_mask, r);
   rep_close();
-  if (pure && FAST_FORWARD) {
+  if (folds) {
     enter(W_ACCESSES_FOLD);
-    rep_set(R_FOLD_N, r, batch_size);
-    let after = extend_fold(r, end, rep.used, has_next, next_arrival);
+    let after = start_fold(r, f, batch_size, end, rep.used, has_next, next_arrival);
     if (after != rep.used) { rep_set(R_USED, r, after); }
+  } else {
+    rep_put(2u, r, f);
   }
   return true;
 }
@@ -83,24 +94,10 @@ fn finish_iteration(r: u32, now: u32) {
   }
   busy_mask = mask_without(busy_mask, r);
   open_mask = mask_without(open_mask, r);
+  // Its requests are settled by its next start, in this instant, even if it has no work left.
   pending_mask = mask_with(pending_mask, r);
-  if (rep.waiting > 0u || rep.running > 0u) { start_mask = mask_with(start_mask, r); }
+  start_mask = mask_with(start_mask, r);
   rep_close();
-}
-
-// Settles every replica whose batch ended this instant and did not start another.
-fn settle_pending(now: u32) {
-  enter(W_ACCESSES_FINISH);
-  var r = mask_next(pending_mask, 0u);
-  loop {
-    tick();
-    if (r == NONE) { break; }
-    rep_open(r);
-    begin_settling(r, now);
-    settle_all();
-    rep_close();
-    r = mask_next(pending_mask, r + 1u);
-  }
 }
 
 fn step() -> bool {
@@ -178,7 +175,6 @@ fn step() -> bool {
     // replica ends (all were finished), so the outcome is that of one uninterrupted step.
     if (budget_spent() && next < cfg.trace_length && next_t == now) {
       next_arrival_index = next;
-      settle_pending(now);
       return true;
     }
   }
@@ -197,7 +193,7 @@ fn step() -> bool {
       let end = end_of(r);
       if (!has_next || end < next_arrival) {
         let used = rep_get(R_USED, r);
-        let after = extend_fold(r, end, used, has_next, next_arrival);
+        let after = continue_fold(r, end, used, has_next, next_arrival);
         if (after != used) { rep_set(R_USED, r, after); }
       }
       enter(W_ACCESSES_EVENT_SCAN);
@@ -212,7 +208,6 @@ fn step() -> bool {
     enter(W_ACCESSES_EVENT_SCAN);
     r = mask_next(start_mask, r + 1u);
   }
-  settle_pending(now);
   return true;
 }
 

@@ -1,16 +1,29 @@
 // Serving profiles: what one replica can hold and how long an iteration takes.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { MAX_ITERATION_PS, MAX_TOKEN_SEGMENTS, worstIterationPs, type IterationModel } from './iteration.js';
 
 const u32 = z.number().int().min(0).max(0xffffffff);
 const positive = z.number().int().min(1).max(0xffffffff);
 
+const segmentsSchema = z
+  .array(z.tuple([u32, u32]))
+  .max(MAX_TOKEN_SEGMENTS)
+  .refine((segs) => segs.every((s, j) => j === 0 || s[0] > segs[j - 1][0]), 'segment starts must increase strictly')
+  .default([]);
+
+/** The iteration-time model (src/model/iteration.ts); fields left out are 0. */
 export const iterationModelSchema = z
   .object({
     base: u32,
-    perPrefillToken: u32,
-    perDecodeSeq: u32,
-    perContextToken: u32,
+    perPrefillToken: u32.default(0),
+    perDecodeSeq: u32.default(0),
+    perContextToken: u32.default(0),
+    perPrefillSeq: u32.default(0),
+    perDecodeContextTokenPs: u32.default(0),
+    perPrefillContextTokenPs: u32.default(0),
+    perAttendedPairPs: u32.default(0),
+    perBatchTokenPs: segmentsSchema,
   })
   .strict();
 
@@ -23,13 +36,13 @@ export const profileSchema = z
     maxNumSeqs: positive.max(1 << 16),
     maxBatchedTokens: positive.max(1 << 20),
     maxModelLen: positive.max(1 << 24),
-    /** Iteration time in nanoseconds: base + perPrefillToken*P + perDecodeSeq*D + perContextToken*S. */
+    /** Iteration time (src/model/iteration.ts, docs/profiles.md). */
     iterationNs: iterationModelSchema,
     source: z.string().default(''),
   })
   .strict();
 
-export type IterationModel = z.infer<typeof iterationModelSchema>;
+export type { IterationModel };
 export type ServingProfile = z.infer<typeof profileSchema> & { name: string };
 
 const presets: Record<string, unknown> = JSON.parse(
@@ -40,7 +53,7 @@ export const PROFILE_NAMES = Object.keys(presets);
 export const DEFAULT_PROFILE = 'llama3-8b-h100';
 
 export type ProfileOverrides = Partial<Pick<ServingProfile, 'kvBlocks' | 'blockSize' | 'maxNumSeqs' | 'maxBatchedTokens' | 'maxModelLen'>> & {
-  iterationNs?: Partial<IterationModel>;
+  iterationNs?: Partial<Pick<IterationModel, 'base' | 'perPrefillToken' | 'perDecodeSeq' | 'perContextToken'>>;
 };
 
 /** A preset by name, or a JSON file path holding one profile object, with overrides applied. */
@@ -83,32 +96,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Largest iteration the GPU engine can time in u32 nanoseconds. */
-export const MAX_ITERATION_NS = 0xffffffff;
-
 /** Worst-case iteration: a full token budget, every sequence decoding, every KV token attended. */
-export function worstIterationNs(p: ServingProfile, tokenBudget = p.maxBatchedTokens): number {
-  const m = p.iterationNs;
-  return m.base + m.perPrefillToken * tokenBudget + m.perDecodeSeq * p.maxNumSeqs + m.perContextToken * p.kvBlocks * p.blockSize;
+export function worstIterationUs(p: ServingProfile, tokenBudget = p.maxBatchedTokens): number {
+  const ps = worstIterationPs(p.iterationNs, { tokenBudget, maxNumSeqs: p.maxNumSeqs, kvTokens: p.kvBlocks * p.blockSize, maxModelLen: p.maxModelLen });
+  return ps / 1e6;
 }
 
 export function checkIterationBound(p: ServingProfile, tokenBudget = p.maxBatchedTokens): void {
-  const worst = worstIterationNs(p, tokenBudget);
-  if (worst > MAX_ITERATION_NS) {
+  const worstUs = worstIterationUs(p, tokenBudget);
+  if (worstUs > MAX_ITERATION_PS / 1e6) {
     throw new ConfigError(
-      `profile ${p.name}: worst-case iteration is ${(worst / 1e9).toFixed(2)} s (token budget ${tokenBudget}, ` +
-        `${p.maxNumSeqs} sequences, ${p.kvBlocks * p.blockSize} KV tokens), above the 4.29 s that iteration times may reach ` +
-        `(u32 nanoseconds); lower iterationNs coefficients, maxBatchedTokens or kvBlocks`,
+      `profile ${p.name}: field iterationNs: worst-case iteration is ${(worstUs / 60e6).toFixed(1)} min (token budget ${tokenBudget}, ` +
+        `${p.maxNumSeqs} sequences, ${p.kvBlocks * p.blockSize} KV tokens), above the 71.6 min that iteration times may reach ` +
+        `(u32 microseconds); lower iterationNs coefficients, maxBatchedTokens or kvBlocks`,
     );
   }
-}
-
-/**
- * Iteration time in whole microseconds, rounded up. Inputs: prefill tokens P, decoding sequences D, and
- * S = sum over the batch of each request's context length after the iteration. Exact in doubles because
- * checkIterationBound keeps the nanosecond total below 2^32.
- */
-export function iterationUs(m: IterationModel, prefillTokens: number, decodeSeqs: number, contextTokens: number): number {
-  const ns = m.base + m.perPrefillToken * prefillTokens + m.perDecodeSeq * decodeSeqs + m.perContextToken * contextTokens;
-  return Math.ceil(ns / 1000);
 }

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { int } from '../cli-options.js';
 import { writeReport } from '../report/report.js';
 import type { EngineChoice } from '../sim/job.js';
-import { readAllRows } from '../sweep/results.js';
+import { readAllRows } from '../sweep/database.js';
 import { runSweep } from '../sweep/sweep.js';
 import { writeAtomic } from '../write-atomic.js';
 import { engineComparisons, pointsTable, routerComparisons, verdictTable, type Comparison } from './claims.js';

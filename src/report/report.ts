@@ -1,10 +1,11 @@
 // `schedlab report <dir>`: one self-contained HTML page (inline SVG plots, inline CSS and JS, no
 // network) summarising a sweep's result set.
 import { join } from 'node:path';
-import { readAllRows, readManifest, type Manifest, type Row } from '../sweep/results.js';
-import { writeAtomic } from '../write-atomic.js';
-import type { Value } from '../sweep/spec.js';
+import { readAllRows } from '../sweep/database.js';
+import { FILES, readManifest, type Manifest, type Row } from '../sweep/results.js';
+import { assertWritableFile, writeAtomic } from '../write-atomic.js';
 import { buildPlots, policyOf, type Plot } from './plots.js';
+import { formatCell } from './table.js';
 
 export const TABLE_ROW_LIMIT = 5000;
 
@@ -25,12 +26,6 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function fmt(v: Value): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
-  return String(v);
-}
-
 function varyingParams(columns: string[], rows: Row[]): string[] {
   const end = columns.indexOf('requests');
   return columns
@@ -49,7 +44,7 @@ function table(columns: string[], rows: Row[]): string {
   const body = shown
     .map((r) => `<tr>${cols.map((c) => {
       const v = r[c] ?? null;
-      return typeof v === 'number' ? `<td class="n" data-v="${v}">${esc(fmt(v))}</td>` : `<td>${esc(fmt(v))}</td>`;
+      return typeof v === 'number' ? `<td class="n" data-v="${v}">${esc(formatCell(v))}</td>` : `<td>${esc(formatCell(v))}</td>`;
     }).join('')}</tr>`)
     .join('\n');
   const note = rows.length > shown.length ? `<p class="note">First ${shown.length} of ${rows.length} configurations, by config index; query the rest with <code>schedlab query</code>.</p>` : '';
@@ -119,15 +114,10 @@ ${figures}
 /** Writes the report (default <dir>/report.html) atomically and returns its path. */
 export async function writeReport(dir: string, o: { out?: string } = {}): Promise<string> {
   const manifest = readManifest(dir);
+  const out = o.out ?? join(dir, FILES.report);
+  assertWritableFile(out, o.out ? '--out' : 'report');
   const { columns, rows } = await readAllRows(dir);
   const plots = rows.length ? await buildPlots(rows) : [];
-  const out = o.out ?? join(dir, 'report.html');
   writeAtomic(out, renderHtml(manifest, columns, rows, plots));
-  return out;
-}
-
-export async function reportCommand(dir: string, o: { out?: string } = {}): Promise<string> {
-  const out = await writeReport(dir, o);
-  process.stdout.write(`wrote ${out}\n`);
   return out;
 }

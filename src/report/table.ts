@@ -1,9 +1,17 @@
 // Plain-text tables for the terminal.
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { MetricsSummary } from '../metrics/record.js';
+import { printable } from '../printable.js';
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+/** A result-set value as a table cell: integers whole, other numbers to 4 significant digits (1 decimal from 100). */
+export function formatCell(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
+  return printable(String(v)); // a result set may come from someone else: no raw control characters to the terminal
+}
 
 export function renderTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));

@@ -156,10 +156,10 @@ export function randomJobs(trace: Trace, count: number, seed: number, policies: 
  * 2, 4, 8 replicas (or `replicas` for all), then seeds, over one base trace on the default
  * profile. Jobs with the same rate scale share one Trace object (and its rows on the GPU).
  */
-export function gridJobs(base: Trace, count: number, fixed: { replicas?: number } = {}): Job[] {
+export function gridJobs(base: Trace, count: number, fixed: { replicas?: number; profile?: ServingProfile } = {}): Job[] {
   const scales = [1, 2, 4];
   const traces = scales.map((s) => scaleTrace(base, s));
-  const profile = resolveProfile(DEFAULT_PROFILE);
+  const profile = fixed.profile ?? resolveProfile(DEFAULT_PROFILE);
   const { routers, schedulers } = gpuPolicies();
   const jobs: Job[] = [];
   for (let i = 0; jobs.length < count; i++) {
@@ -198,7 +198,9 @@ export async function compareJobs(
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;
   let t0 = performance.now();
+  // Every lane's record must come from the GPU to be compared: no tail race.
   const gpu = await runGpuJobs(jobs, {
+    raceTail: false,
     slotCapacity: opts.slotCapacity,
     retrySlotCapacity: opts.retrySlotCapacity,
     stepsPerDispatch: opts.stepsPerDispatch,

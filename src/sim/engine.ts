@@ -1,8 +1,8 @@
 // Picks the engine for a batch of jobs. --engine gpu forces the GPU engine on whatever adapter
 // exists (Vulkan, else the software GL ES adapter) and fails if there is none; cpu forces the CPU
-// reference on worker threads; auto runs the GPU engine on a hardware adapter and the CPU
-// reference otherwise, saying why (on a software adapter the CPU reference is the faster of the
-// two: docs/benchmarks.md).
+// reference on worker threads; auto runs the GPU engine on a hardware adapter for batches of at
+// least AUTO_GPU_MIN_LANES lanes and the CPU reference otherwise, saying why (docs/gpu.md "--engine
+// auto": where that rule comes from).
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
 import type { BackendInfo, EngineChoice, Job, JobResult, RunOptions } from './job.js';
 
@@ -21,8 +21,20 @@ async function cpu(jobs: Job[], options: RunOptions, note?: string) {
   return { results, backend };
 }
 
-/** Which engine a choice resolves to on this machine, and why auto did not pick the GPU engine. */
-export async function chooseEngine(choice: EngineChoice): Promise<{ engine: 'cpu' | 'gpu'; note?: string }> {
+/**
+ * Fewest lanes for which auto uses a hardware GPU: with one lane per GPU thread, a batch runs about
+ * as long as its slowest lane, so it beats C host cores only when lanes > C x (GPU time per lane
+ * instant / CPU time per lane instant). On the H200 measured so far that ratio was 6-19 before the
+ * engine's serial path got 3x shorter (docs/gpu.md), so 16 cores need some 32-100 lanes; 256 leaves a
+ * margin. SCHEDLAB_AUTO_GPU_MIN_LANES overrides it.
+ */
+export function autoGpuMinLanes(): number {
+  const env = Number(process.env.SCHEDLAB_AUTO_GPU_MIN_LANES);
+  return Number.isInteger(env) && env >= 0 ? env : 256;
+}
+
+/** Which engine a choice resolves to on this machine for `lanes` lanes, and why auto did not pick the GPU engine. */
+export async function chooseEngine(choice: EngineChoice, lanes = Infinity): Promise<{ engine: 'cpu' | 'gpu'; note?: string }> {
   if (choice === 'cpu') return { engine: 'cpu' };
   try {
     const { acquireDevice } = await import('./gpu/device.js');
@@ -31,6 +43,9 @@ export async function chooseEngine(choice: EngineChoice): Promise<{ engine: 'cpu
     if (!device.ok) throw new Error(`no WebGPU adapter (${device.reason})`);
     if (choice === 'auto' && device.gpu.software) {
       return { engine: 'cpu', note: `software adapter ${device.gpu.description} found; auto uses the faster CPU reference there (--engine gpu forces it)` };
+    }
+    if (choice === 'auto' && lanes < autoGpuMinLanes()) {
+      return { engine: 'cpu', note: `${lanes} configuration(s): auto uses the GPU engine from ${autoGpuMinLanes()} on (--engine gpu forces it)` };
     }
     return { engine: 'gpu' };
   } catch (e) {
@@ -41,11 +56,10 @@ export async function chooseEngine(choice: EngineChoice): Promise<{ engine: 'cpu
 
 export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ results: JobResult[]; backend: BackendInfo }> {
   const choice = options.engine ?? 'auto';
-  const chosen = await chooseEngine(choice);
+  const chosen = await chooseEngine(choice, jobs.length);
   if (chosen.engine === 'cpu') return cpu(jobs, options, chosen.note);
   try {
     const gpu = await import('./gpu/engine.js');
-    if (jobs.some((job) => job.spec.prefixCache === 'on')) return await withoutPrefixCaching(jobs, options, gpu.runGpuJobs);
     return await gpu.runGpuJobs(jobs, { onProgress: options.onProgress, threads: options.threads });
   } catch (e) {
     // A shader compile error or a lost device: say so; auto still delivers results.
@@ -53,29 +67,6 @@ export async function runJobs(jobs: Job[], options: RunOptions = {}): Promise<{ 
     process.stderr.write(`schedlab: GPU engine failed, running the CPU reference instead: ${(e as Error).message}\n`);
     return cpu(jobs, options, `GPU engine failed: ${(e as Error).message}`);
   }
-}
-
-const NO_CACHE_TWIN = 'prefix caching has no WGSL twin yet';
-
-/**
- * The GPU engine has no twin of the prefix cache yet: lanes with caching on run on the CPU reference,
- * each record saying why (until the engine's eligibility checks prefixCacheOn itself), the others on the GPU.
- */
-async function withoutPrefixCaching(jobs: Job[], options: RunOptions, runGpuJobs: typeof import('./gpu/engine.js').runGpuJobs) {
-  const cached = jobs.map((job, i) => (job.spec.prefixCache === 'on' ? i : -1)).filter((i) => i >= 0);
-  const rest = jobs.map((_, i) => i).filter((i) => jobs[i].spec.prefixCache !== 'on');
-  const total = jobs.length;
-  let doneOnCpu = 0;
-  let doneOnGpu = 0;
-  const report = () => options.onProgress?.(doneOnCpu + doneOnGpu, total);
-  const onGpu = rest.length > 0 ? await runGpuJobs(rest.map((i) => jobs[i]), { threads: options.threads, onProgress: (d) => ((doneOnGpu = d), report()) }) : null;
-  const threads = options.threads ?? defaultThreads();
-  const onCpu = await runCpuJobs(cached.map((i) => jobs[i]), threads, (d) => ((doneOnCpu = d), report()));
-  const results: JobResult[] = new Array(total);
-  rest.forEach((i, k) => (results[i] = onGpu!.results[k]));
-  cached.forEach((i, k) => (results[i] = { ...onCpu[k], fallback: NO_CACHE_TWIN }));
-  const backend: BackendInfo = onGpu?.backend ?? { engine: 'cpu', description: `cpu: ${Math.min(threads, cached.length)} thread(s)`, note: NO_CACHE_TWIN };
-  return { results, backend };
 }
 
 /** The GPU engine on whatever adapter exists (compare, bench), or a GpuEngineError saying why not. */

@@ -50,14 +50,6 @@ export interface Lane {
   prefixCache: boolean;
 }
 
-/**
- * Whether a lane simulates prefix caching. The GPU engine has no twin of the cache yet: its
- * eligibility must send such lanes to the CPU reference (src/sim/engine.ts does so meanwhile).
- */
-export function prefixCacheOn(lane: Lane): boolean {
-  return lane.prefixCache;
-}
-
 export const MAX_REPLICAS = 1024;
 
 function parseParams<T>(schema: z.ZodType<T>, params: unknown, what: string): T {

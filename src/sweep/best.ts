@@ -1,9 +1,11 @@
 // Questions about a result set: arbitrary SQL (`schedlab query`), the best configurations under
 // constraints, and the Pareto front of two metrics (`schedlab best`).
 import { ConfigError } from '../model/profile.js';
-import { renderTable } from '../report/table.js';
-import { openResults, queryRows, type Row } from './results.js';
-import type { Value } from './spec.js';
+import { parseDecimal } from '../numbers.js';
+import { quote } from '../printable.js';
+import { formatCell, renderTable } from '../report/table.js';
+import { openResults, queryRows, userQuery } from './database.js';
+import type { Row } from './results.js';
 
 export type Direction = 'min' | 'max';
 
@@ -19,23 +21,34 @@ export function defaultDirection(column: string): Direction {
 }
 
 function checkColumn(name: string, columns: string[], what: string): string {
-  if (!columns.includes(name)) throw new ConfigError(`${what}: unknown column "${name}"; valid: ${columns.join(', ')}`);
+  if (!columns.includes(name)) throw new ConfigError(`${what}: unknown column ${quote(name)}; valid: ${columns.join(', ')}`);
   return name;
 }
 
-export function parseObjective(text: string, columns: string[]): { column: string; direction: Direction } {
-  const [name, dir] = text.split(':');
-  if (dir !== undefined && dir !== 'min' && dir !== 'max') throw new ConfigError(`--objective ${text}: direction must be min or max`);
-  return { column: checkColumn(name.trim(), columns, '--objective'), direction: (dir as Direction | undefined) ?? defaultDirection(name) };
+const NUMERIC = /^(BIGINT|INTEGER|SMALLINT|TINYINT|HUGEINT|UBIGINT|UINTEGER|DOUBLE|FLOAT|REAL|DECIMAL)/;
+
+/** `metric[:min|max]` on a numeric column (`types`: DuckDB type by column); `what` names the option. */
+export function parseObjective(text: string, types: Record<string, string>, what = '--objective'): { column: string; direction: Direction } {
+  const [name, dir, extra] = text.split(':');
+  if (extra !== undefined || (dir !== undefined && dir !== 'min' && dir !== 'max')) throw new ConfigError(`${what} ${quote(text)}: write <column>, <column>:min or <column>:max`);
+  const columns = Object.keys(types);
+  const column = checkColumn(name.trim(), columns, what);
+  if (!NUMERIC.test(types[column])) {
+    throw new ConfigError(
+      `${what}: column ${column} holds ${types[column]} values, not numbers; choose a numeric column, e.g. ttft_ms_p99 or throughput_output_tokens_per_s ` +
+        `(schedlab query DIR "DESCRIBE results" lists every column with its type)`,
+    );
+  }
+  return { column, direction: (dir as Direction | undefined) ?? defaultDirection(column) };
 }
 
 export function parseConstraint(text: string, columns: string[]): Constraint {
   const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|!=|==|=|<|>)\s*(.+?)\s*$/.exec(text);
-  if (!m) throw new ConfigError(`--constraint "${text}": expected "<column> <op> <value>" with op one of <=, <, >=, >, =, !=`);
-  const column = checkColumn(m[1], columns, `--constraint "${text}"`);
-  const raw = m[3].replace(/^(['"])(.*)\1$/, '$2');
-  const n = Number(raw);
-  return { column, op: (m[2] === '==' ? '=' : m[2]) as Constraint['op'], value: raw !== '' && Number.isFinite(n) ? n : raw };
+  if (!m) throw new ConfigError(`--constraint ${quote(text)}: expected "<column> <op> <value>" with op one of <=, <, >=, >, =, !=`);
+  const column = checkColumn(m[1], columns, `--constraint ${quote(text)}`);
+  const quoted = /^(['"])(.*)\1$/.exec(m[3]);
+  const n = quoted ? undefined : parseDecimal(m[3]);
+  return { column, op: (m[2] === '==' ? '=' : m[2]) as Constraint['op'], value: quoted ? quoted[2] : (n ?? m[3]) };
 }
 
 function sqlValue(v: number | string): string {
@@ -73,14 +86,8 @@ async function varyingParams(conn: Parameters<typeof queryRows>[0], columns: str
   return params.filter((p) => (rows[0][p] as number) > 1);
 }
 
-function fmt(v: Value): string {
-  if (v === null) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
-  return String(v);
-}
-
 export function formatRows(columns: string[], rows: Row[]): string {
-  return renderTable(columns, rows.map((r) => columns.map((c) => fmt(r[c] ?? null))));
+  return renderTable(columns, rows.map((r) => columns.map((c) => formatCell(r[c] ?? null))));
 }
 
 export interface BestOptions {
@@ -97,37 +104,48 @@ export interface BestResult {
   /** Rows satisfying the constraints. */
   feasible: number;
   total: number;
+  /** For --pareto: feasible rows with a value in both metrics (the others cannot be ranked). */
+  ranked?: number;
 }
 
 export async function best(dir: string, o: BestOptions): Promise<BestResult> {
+  if (o.objective && o.pareto) throw new ConfigError('best: give --objective or --pareto, not both (the Pareto front has two objectives of its own)');
   if (!o.objective && !o.pareto) throw new ConfigError('best: give --objective <metric>[:min|max] or --pareto <metricA>,<metricB>');
   const db = await openResults(dir);
   try {
     const constraints = (o.constraint ?? []).map((c) => parseConstraint(c, db.columns));
     const where = whereClause(constraints);
-    const total = (await queryRows(db.conn, 'SELECT COUNT(*) AS n FROM results')).rows[0].n as number;
-    const feasibleRows = (await queryRows(db.conn, `SELECT * FROM results ${where} ORDER BY config_index`)).rows;
-    const shown = await varyingParams(db.conn, db.columns);
     const constraintCols = constraints.map((c) => c.column);
     if (o.pareto) {
       const parts = o.pareto.split(',');
-      if (parts.length !== 2) throw new ConfigError(`--pareto ${o.pareto}: give two metrics, e.g. throughput_output_tokens_per_s,ttft_ms_p99`);
-      const a = parseObjective(parts[0], db.columns);
-      const b = parseObjective(parts[1], db.columns);
+      if (parts.length !== 2) throw new ConfigError(`--pareto ${quote(o.pareto)}: give two metrics, e.g. throughput_output_tokens_per_s,ttft_ms_p99`);
+      const a = parseObjective(parts[0], db.types, '--pareto');
+      const b = parseObjective(parts[1], db.types, '--pareto');
+      if (a.column === b.column) throw new ConfigError(`--pareto ${quote(o.pareto)}: give two different metrics`);
+      const { total, feasibleRows } = await feasible(db, where);
+      const ranked = feasibleRows.filter((r) => typeof r[a.column] === 'number' && typeof r[b.column] === 'number').length;
       const front = paretoFront(feasibleRows, a, b);
-      const cols = unique(['config_index', ...shown, a.column, b.column, ...constraintCols]);
-      return { columns: cols, rows: front.slice(0, o.limit ?? front.length).map((r) => pick(r, cols)), feasible: feasibleRows.length, total };
+      const cols = unique(['config_index', ...(await varyingParams(db.conn, db.columns)), a.column, b.column, ...constraintCols]);
+      return { columns: cols, rows: front.slice(0, o.limit ?? front.length).map((r) => pick(r, cols)), feasible: feasibleRows.length, total, ranked };
     }
-    const obj = parseObjective(o.objective!, db.columns);
-    const sorted = [...feasibleRows].sort((x, y) => {
+    const obj = parseObjective(o.objective!, db.types);
+    const { total, feasibleRows } = await feasible(db, where);
+    const usable = feasibleRows.filter((r) => typeof r[obj.column] === 'number');
+    const sorted = usable.sort((x, y) => {
       const d = ((x[obj.column] as number) - (y[obj.column] as number)) * (obj.direction === 'min' ? 1 : -1);
       return d || (x.config_index as number) - (y.config_index as number);
     });
-    const cols = unique(['config_index', ...shown, obj.column, ...constraintCols]);
-    return { columns: cols, rows: sorted.slice(0, o.limit ?? 10).map((r) => pick(r, cols)), feasible: feasibleRows.length, total };
+    const cols = unique(['config_index', ...(await varyingParams(db.conn, db.columns)), obj.column, ...constraintCols]);
+    return { columns: cols, rows: sorted.slice(0, o.limit ?? 10).map((r) => pick(r, cols)), feasible: feasibleRows.length, total, ranked: usable.length };
   } finally {
     db.close();
   }
+}
+
+async function feasible(db: Awaited<ReturnType<typeof openResults>>, where: string): Promise<{ total: number; feasibleRows: Row[] }> {
+  const total = (await queryRows(db.conn, 'SELECT COUNT(*) AS n FROM results')).rows[0].n as number;
+  const feasibleRows = (await queryRows(db.conn, `SELECT * FROM results ${where} ORDER BY config_index`)).rows;
+  return { total, feasibleRows };
 }
 
 function unique(xs: string[]): string[] {
@@ -138,29 +156,22 @@ function pick(r: Row, cols: string[]): Row {
   return Object.fromEntries(cols.map((c) => [c, r[c] ?? null]));
 }
 
-export async function bestCommand(dir: string, o: BestOptions): Promise<BestResult> {
-  const r = await best(dir, o);
-  if (o.json) {
-    process.stdout.write(JSON.stringify(r.rows, null, 2) + '\n');
-  } else {
-    process.stdout.write(`${r.feasible} of ${r.total} configurations meet the constraints\n`);
-    if (r.rows.length) process.stdout.write(formatRows(r.columns, r.rows) + '\n');
-    else process.stdout.write('no configuration meets the constraints\n');
-  }
-  return r;
+/** The text `schedlab best` prints: how many rows are feasible (and rankable), then the rows. */
+export function formatBest(r: BestResult): string {
+  const lines = [`${r.feasible} of ${r.total} configurations meet the constraints`];
+  if (r.ranked !== undefined && r.ranked < r.feasible) lines.push(`${r.feasible - r.ranked} of them have no value in the chosen metric(s) and are not ranked`);
+  if (r.rows.length) lines.push(formatRows(r.columns, r.rows));
+  else if (r.feasible === 0) lines.push('no configuration meets the constraints');
+  else lines.push('no configuration has values in the chosen metric(s)');
+  return lines.join('\n');
 }
 
+/** Runs one user query (a single SELECT) over the result set in the sandbox of database.ts. */
 export async function query(dir: string, sql: string): Promise<{ columns: string[]; rows: Row[] }> {
   const db = await openResults(dir);
   try {
-    return await queryRows(db.conn, sql);
+    return await userQuery(db.conn, sql);
   } finally {
     db.close();
   }
-}
-
-export async function queryCommand(dir: string, sql: string, o: { json?: boolean } = {}): Promise<{ columns: string[]; rows: Row[] }> {
-  const r = await query(dir, sql);
-  process.stdout.write(o.json ? JSON.stringify(r.rows, null, 2) + '\n' : formatRows(r.columns, r.rows) + '\n');
-  return r;
 }

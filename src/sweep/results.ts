@@ -1,12 +1,15 @@
 // Result sets: one row per configuration (every parameter, every metric, engine used), kept as an
-// append-only JSONL journal while a sweep runs and written as CSV and Parquet (atomically) at the end.
-import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// append-only JSONL journal while a sweep runs (one line per finished configuration) and written
+// as CSV and Parquet (atomically) at the end. Rows are streamed from the journal to the files, so
+// writing a million rows holds a few typed arrays, not the rows.
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ConfigError } from '../model/profile.js';
 import { emptyRaw, summarizeRaw, type MetricsSummary } from '../metrics/record.js';
 import { DEFAULT_SLO } from '../sim/lane.js';
-import type { Expansion, SweepConfig } from './expand.js';
+import { printable } from '../printable.js';
+import { tempPathFor } from '../write-atomic.js';
+import type { SweepConfig } from './expand.js';
 import type { ParamDef, Value } from './spec.js';
 
 export type Row = Record<string, Value>;
@@ -23,7 +26,12 @@ export const FILES = {
   manifest: 'manifest.json',
   csv: 'results.csv',
   parquet: 'results.parquet',
+  lock: 'sweep.lock',
+  report: 'report.html',
 } as const;
+
+/** Result-set layout version: 2 keys configurations by trace content (1 keyed them by trace path). */
+export const RESULT_FORMAT = 2;
 
 const INTEGER_METRICS = /(^|_)(count|requests|completed|rejected|preemptions|iterations|max_model_len|kv_capacity|lookups|hits|lookup_tokens|hit_tokens|evicted_blocks|out_of_order)$/;
 
@@ -69,58 +77,167 @@ export function makeRow(config: SweepConfig, summary: MetricsSummary, engine: st
 
 // ---- journal ----
 
-export interface JournalEntry {
-  id: string;
-  row: Row;
+/** Where one row sits in a journal file. */
+export interface RowAt {
+  index: number;
+  offset: number;
+  length: number;
 }
 
-export function readJournal(dir: string): Map<string, Row> {
+/** The journal's lines with their byte offsets, read in 1 MiB chunks. */
+function* journalLines(path: string): Generator<{ offset: number; bytes: Buffer }> {
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let carry = Buffer.alloc(0);
+    let base = 0; // file offset of carry[0]
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let at = 0;
+      for (let nl = buf.indexOf(0x0a, at); nl >= 0; nl = buf.indexOf(0x0a, at)) {
+        yield { offset: base + at, bytes: buf.subarray(at, nl) };
+        at = nl + 1;
+      }
+      carry = Buffer.from(buf.subarray(at));
+      base += at;
+    }
+    if (carry.length) yield { offset: base, bytes: carry };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A journal entry: where its row sits, and the config id it was run under. */
+export interface JournalEntry extends RowAt {
+  id: string;
+}
+
+/**
+ * The journal's entries by config index (a later entry for an index wins). A line cut short by a
+ * kill is ignored: that configuration simply runs again.
+ */
+export function scanJournal(dir: string): Map<number, JournalEntry> {
   const path = join(dir, FILES.journal);
-  const out = new Map<string, Row>();
+  const out = new Map<number, JournalEntry>();
   if (!existsSync(path)) return out;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
+  for (const { offset, bytes } of journalLines(path)) {
+    if (bytes.length === 0) continue;
     try {
-      const e = JSON.parse(line) as JournalEntry;
-      if (e && typeof e.id === 'string' && e.row) out.set(e.id, e.row);
+      const e = JSON.parse(bytes.toString('utf8')) as { id?: unknown; row?: Row };
+      const index = e?.row?.config_index;
+      if (typeof e.id === 'string' && typeof index === 'number' && Number.isInteger(index) && index >= 0) out.set(index, { id: e.id, index, offset, length: bytes.length });
     } catch {
-      // A line cut short by a kill: that configuration is simply run again.
+      // cut short by a kill
     }
   }
   return out;
 }
 
-export function appendJournal(dir: string, rows: Row[]): void {
-  if (rows.length === 0) return;
+/** The journal's rows by config id, for tests and small sets. */
+export function readJournal(dir: string): Map<string, Row> {
+  const out = new Map<string, Row>();
   const path = join(dir, FILES.journal);
-  // A line cut short by a kill must not swallow the first row appended after it.
-  const lead = endsMidLine(path) ? '\n' : '';
-  appendFileSync(path, lead + rows.map((row) => JSON.stringify({ id: row.config_id, row }) + '\n').join(''));
+  for (const at of scanJournal(dir).values()) out.set(at.id, readRowAt(path, at));
+  return out;
 }
 
-function endsMidLine(path: string): boolean {
-  if (!existsSync(path)) return false;
-  const size = statSync(path).size;
-  if (size === 0) return false;
-  const fd = openSync(path, 'r');
+function readRowAt(path: string, at: RowAt, fd?: number): Row {
+  const own = fd === undefined;
+  const f = fd ?? openSync(path, 'r');
   try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, size - 1);
-    return b[0] !== 0x0a;
+    const buf = Buffer.allocUnsafe(at.length);
+    readSync(f, buf, 0, at.length, at.offset);
+    return (JSON.parse(buf.toString('utf8')) as { row: Row }).row;
   } finally {
-    closeSync(fd);
+    if (own) closeSync(f);
+  }
+}
+
+/** Appends one line per finished configuration, as it finishes, to `journal.jsonl`. */
+export class JournalWriter {
+  private readonly fd: number;
+  private offset: number;
+
+  constructor(readonly dir: string) {
+    const path = join(dir, FILES.journal);
+    this.fd = openSync(path, 'a');
+    this.offset = statSync(path).size;
+    // A line cut short by a kill must not swallow the first row appended after it.
+    if (this.offset > 0) {
+      const last = Buffer.alloc(1);
+      const rfd = openSync(path, 'r');
+      readSync(rfd, last, 0, 1, this.offset - 1);
+      closeSync(rfd);
+      if (last[0] !== 0x0a) this.write('\n');
+    }
+  }
+
+  private write(text: string): number {
+    const bytes = Buffer.from(text);
+    writeSync(this.fd, bytes);
+    this.offset += bytes.length;
+    return bytes.length;
+  }
+
+  /** Appends a row and returns where it sits. */
+  append(row: Row): RowAt {
+    const offset = this.offset;
+    const length = this.write(JSON.stringify({ id: row.config_id, row }) + '\n') - 1;
+    return { index: row.config_index as number, offset, length };
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The rows a result set is made of: at most one journal entry per config index, in index order. */
+export class RowSelection {
+  private readonly offset: Float64Array;
+  private readonly length: Uint32Array;
+  count = 0;
+
+  constructor(readonly journal: string, size: number) {
+    this.offset = new Float64Array(size).fill(-1);
+    this.length = new Uint32Array(size);
+  }
+
+  has(index: number): boolean {
+    return this.offset[index] >= 0;
+  }
+
+  set(at: RowAt): void {
+    if (!this.has(at.index)) this.count++;
+    this.offset[at.index] = at.offset;
+    this.length[at.index] = at.length;
+  }
+
+  /** The selected rows by ascending config index, read back from the journal one at a time. */
+  *rows(): Generator<Row> {
+    const fd = openSync(this.journal, 'r');
+    try {
+      for (let i = 0; i < this.offset.length; i++) {
+        if (this.offset[i] >= 0) yield readRowAt(this.journal, { index: i, offset: this.offset[i], length: this.length[i] }, fd);
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
 // ---- manifest ----
 
 export interface Manifest {
-  schedlab_sweep: 1;
+  schedlab_sweep: number;
   name?: string;
   spec_path?: string;
   /** The validated spec, so merge and report need nothing else. */
   spec: unknown;
   spec_hash: string;
+  /** SHA-256 of each trace file's content, by the spec's trace name; configuration ids include it. */
+  trace_sha256: Record<string, string>;
   shard: { index: number; count: number } | null;
   /** Configurations in the full expansion (all shards), including skipped invalid ones. */
   generated: number;
@@ -140,10 +257,28 @@ export interface Manifest {
 export function readManifest(dir: string): Manifest {
   const path = join(dir, FILES.manifest);
   if (!existsSync(path)) throw new ConfigError(`${dir}: no ${FILES.manifest}; not a sweep result directory`);
+  let m: Manifest;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+    m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
   } catch (e) {
-    throw new ConfigError(`${path}: ${(e as Error).message}`);
+    throw new ConfigError(`${path}: damaged (${printable((e as Error).message)}); not a readable sweep manifest`);
+  }
+  if (!m || typeof m !== 'object' || typeof m.schedlab_sweep !== 'number' || !Array.isArray(m.columns)) {
+    throw new ConfigError(`${path}: not a schedlab sweep manifest`);
+  }
+  return m;
+}
+
+/**
+ * Resuming and merging need the current format (format 1 keyed configurations by trace path and
+ * kept no trace digests); reading the results (query, best, report) works on any format.
+ */
+export function assertResumable(m: Manifest, dir: string): void {
+  if (m.schedlab_sweep !== RESULT_FORMAT) {
+    throw new ConfigError(
+      `${dir}: written by another schedlab version (result format ${m.schedlab_sweep}, this one resumes and merges format ${RESULT_FORMAT}); ` +
+        'run the sweep again into a new --out (query, best and report still read it)',
+    );
   }
 }
 
@@ -155,102 +290,65 @@ function csvField(v: Value | undefined): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function toCsv(columns: Column[], rows: Row[]): string {
-  const lines = [columns.map((c) => c.name).join(',')];
-  for (const row of rows) lines.push(columns.map((c) => csvField(row[c.name])).join(','));
-  return lines.join('\n') + '\n';
+function csvLine(columns: Column[], row: Row): string {
+  return columns.map((c) => csvField(row[c.name])).join(',') + '\n';
 }
 
-function sqlString(s: string): string {
+export function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-/** Writes results.csv and results.parquet atomically, rows sorted by config index. */
-export async function writeResults(dir: string, columns: Column[], rows: Row[]): Promise<void> {
-  const sorted = [...rows].sort((a, b) => (a.config_index as number) - (b.config_index as number));
+/**
+ * Writes results.csv and results.parquet atomically from rows in config-index order (and, with
+ * `journal`, a journal.jsonl of the same rows). Temp files are removed on every failure.
+ */
+export async function writeResults(dir: string, columns: Column[], rows: Iterable<Row> | AsyncIterable<Row>, opts: { journal?: boolean } = {}): Promise<void> {
   const csvPath = join(dir, FILES.csv);
-  const csvText = toCsv(columns, sorted);
-  const tmpCsv = `${csvPath}.tmp-${process.pid}`;
-  writeFileSync(tmpCsv, csvText);
   const parquetPath = join(dir, FILES.parquet);
-  const tmpParquet = `${parquetPath}.tmp-${process.pid}`;
-  const colSpec = `{${columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ')}}`;
-  const instance = await DuckDBInstance.create(':memory:');
-  const conn = await instance.connect();
+  const journalPath = join(dir, FILES.journal);
+  const tmpCsv = tempPathFor(csvPath);
+  const tmpParquet = tempPathFor(parquetPath);
+  const tmpJournal = tempPathFor(journalPath);
   try {
-    await conn.run(
-      `COPY (SELECT * FROM read_csv(${sqlString(tmpCsv)}, header = true, columns = ${colSpec}, nullstr = '', quote = '"', escape = '"', auto_detect = false) ORDER BY config_index) ` +
-        `TO ${sqlString(tmpParquet)} (FORMAT parquet)`,
-    );
-  } catch (e) {
-    rmSync(tmpCsv, { force: true });
-    rmSync(tmpParquet, { force: true });
-    throw e;
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-  renameSync(tmpParquet, parquetPath);
-  renameSync(tmpCsv, csvPath);
-}
-
-// ---- reading ----
-
-export interface ResultsDb {
-  conn: DuckDBConnection;
-  close: () => void;
-  columns: string[];
-}
-
-/** Opens a result directory in DuckDB with its rows as the view `results`. */
-export async function openResults(dir: string): Promise<ResultsDb> {
-  const parquet = join(dir, FILES.parquet);
-  if (!existsSync(parquet)) {
-    throw new ConfigError(`${dir}: no ${FILES.parquet}; run a sweep (or merge shards) into it first${existsSync(join(dir, FILES.journal)) ? ' (a journal exists: finish it with --resume)' : ''}`);
-  }
-  const instance = await DuckDBInstance.create(':memory:');
-  const conn = await instance.connect();
-  await conn.run(`CREATE VIEW results AS SELECT * FROM read_parquet(${sqlString(parquet)})`);
-  const described = await conn.runAndReadAll('SELECT * FROM results LIMIT 0');
-  return {
-    conn,
-    columns: described.columnNames(),
-    close: () => {
+    const csv = openSync(tmpCsv, 'w');
+    const journal = opts.journal ? openSync(tmpJournal, 'w') : undefined;
+    try {
+      let csvText = columns.map((c) => c.name).join(',') + '\n';
+      let journalText = '';
+      let pending = 0;
+      for await (const row of rows) {
+        csvText += csvLine(columns, row);
+        if (journal !== undefined) journalText += JSON.stringify({ id: row.config_id, row }) + '\n';
+        if (++pending === 1024) {
+          writeSync(csv, csvText);
+          if (journal !== undefined) writeSync(journal, journalText);
+          csvText = journalText = '';
+          pending = 0;
+        }
+      }
+      writeSync(csv, csvText);
+      if (journal !== undefined) writeSync(journal, journalText);
+    } finally {
+      closeSync(csv);
+      if (journal !== undefined) closeSync(journal);
+    }
+    const colSpec = `{${columns.map((c) => `${sqlString(c.name)}: ${sqlString(c.type)}`).join(', ')}}`;
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    try {
+      await conn.run(
+        `COPY (SELECT * FROM read_csv(${sqlString(tmpCsv)}, header = true, columns = ${colSpec}, nullstr = '', quote = '"', escape = '"', auto_detect = false) ORDER BY config_index) ` +
+          `TO ${sqlString(tmpParquet)} (FORMAT parquet)`,
+      );
+    } finally {
       conn.closeSync();
       instance.closeSync();
-    },
-  };
-}
-
-function plain(v: unknown): Value {
-  if (typeof v === 'bigint') return Number(v);
-  if (v === undefined || v === null) return null;
-  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
-  return String(v);
-}
-
-/** Runs SQL and returns plain JS rows (BIGINT as number, other exotic types as strings). */
-export async function queryRows(conn: DuckDBConnection, sql: string): Promise<{ columns: string[]; rows: Row[] }> {
-  let reader;
-  try {
-    reader = await conn.runAndReadAll(sql);
-  } catch (e) {
-    throw new ConfigError(`SQL: ${(e as Error).message}`);
-  }
-  const columns = reader.columnNames();
-  const rows = reader.getRows().map((r) => Object.fromEntries(columns.map((c, i) => [c, plain(r[i])])));
-  return { columns, rows };
-}
-
-export async function readAllRows(dir: string): Promise<{ columns: string[]; rows: Row[] }> {
-  const db = await openResults(dir);
-  try {
-    return await queryRows(db.conn, 'SELECT * FROM results ORDER BY config_index');
+    }
+    if (opts.journal) renameSync(tmpJournal, journalPath);
+    renameSync(tmpParquet, parquetPath);
+    renameSync(tmpCsv, csvPath);
   } finally {
-    db.close();
+    for (const tmp of [tmpCsv, tmpParquet, tmpJournal]) rmSync(tmp, { force: true });
   }
-}
-
-export function expectedRowCount(exp: Expansion, shard: { index: number; count: number } | null): number {
-  return shard ? exp.configs.filter((c) => c.index % shard.count === shard.index).length : exp.configs.length;
 }

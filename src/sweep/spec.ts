@@ -2,9 +2,11 @@
 // Every setting is addressed by one flat, dotted parameter key (see PARAMS and docs/sweeps.md).
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES } from '../model/profile.js';
+import { decimalParts } from '../numbers.js';
+import { printableMessage, quote } from '../printable.js';
 import { ENGINE_SCHEDULERS, SCHEDULER_NAMES } from '../policy/engine/index.js';
 import { DEFAULT_PREDICTOR, PREDICTORS, PREDICTOR_NAMES } from '../policy/predictor/index.js';
 import { ROUTERS, ROUTER_NAMES } from '../policy/router/index.js';
@@ -104,7 +106,7 @@ export const DEFAULTS: Record<string, Value> = {
 /** zod strict object whose unknown-key error lists the valid keys. */
 function strictObject<T extends z.ZodRawShape>(shape: T) {
   return z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key ${iss.keys.map((k) => `"${k}"`).join(', ')}; valid keys: ${Object.keys(shape).join(', ')}` : undefined),
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown key ${iss.keys.map((k) => quote(k)).join(', ')}; valid keys: ${Object.keys(shape).join(', ')}` : undefined),
   });
 }
 
@@ -160,6 +162,8 @@ export const specSchema = strictObject({
 export type SweepSpec = z.infer<typeof specSchema>;
 
 export interface LoadedSpec {
+  /** How messages name the spec: "sweep spec <path>", or "sweep spec" for one given as an object. */
+  label: string;
   spec: SweepSpec;
   /** Directory that relative trace and profile paths are resolved against. */
   baseDir: string;
@@ -172,7 +176,7 @@ function keyPath(path: PropertyKey[]): string {
 }
 
 function fail(path: string, message: string): never {
-  throw new ConfigError(`sweep spec: ${path ? `${path}: ` : ''}${message}`);
+  throw new ConfigError(printableMessage(`sweep spec: ${path ? `${path}: ` : ''}${message}`));
 }
 
 /** Validates a parsed spec object; `baseDir` resolves relative paths. */
@@ -188,7 +192,7 @@ export function validateSpec(raw: unknown, baseDir = process.cwd()): LoadedSpec 
   const validKeys = params.map((p) => p.key).join(', ');
   const checkKey = (where: string, key: string): ParamDef => {
     const p = byKey.get(key);
-    if (!p) fail(`${where}.${key}`, `unknown parameter "${key}"; valid parameters: ${validKeys}`);
+    if (!p) fail(`${where}.${key}`, `unknown parameter ${quote(key)}; valid parameters: ${validKeys}`);
     return p;
   };
   const checkValue = (where: string, p: ParamDef, v: unknown) => {
@@ -231,7 +235,7 @@ export function validateSpec(raw: unknown, baseDir = process.cwd()): LoadedSpec 
   if (!('trace' in spec.fixed) && !varied.has('trace') && names.length > 1) {
     fail('fixed.trace', `the spec names ${names.length} traces; fix one (fixed.trace) or vary trace in grid: valid: ${names.join(', ')}`);
   }
-  return { spec, baseDir, params };
+  return { label: 'sweep spec', spec, baseDir, params };
 }
 
 /** Reads a .yaml/.yml or .json spec file. */
@@ -240,20 +244,54 @@ export function loadSpec(path: string): LoadedSpec {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError(`sweep spec ${path}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`sweep spec ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
   return parseSpecText(text, path);
 }
 
+/** The spec's numbers must be finite and, in YAML, written in the decimal grammar (no 0x10, .inf, .nan). */
+function checkNumbers(raw: unknown, where: string): void {
+  if (typeof raw === 'number') {
+    if (!Number.isFinite(raw)) fail(where, `${raw} is not a finite number`);
+  } else if (Array.isArray(raw)) {
+    raw.forEach((v, i) => checkNumbers(v, `${where}[${i}]`));
+  } else if (raw && typeof raw === 'object') {
+    for (const [k, v] of Object.entries(raw)) checkNumbers(v, where ? `${where}.${k}` : k);
+  }
+}
+
+function parseYamlSpec(text: string, path: string): unknown {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0) throw new ConfigError(printableMessage(`sweep spec ${path}: not valid YAML: ${doc.errors[0].message}`));
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'number' || !isScalar(node) || node.type !== 'PLAIN') return;
+      const source = (node as { source?: string }).source ?? String(node.value);
+      if (decimalParts(source) === null) {
+        const line = node.range ? lineCounter.linePos(node.range[0]).line : 0;
+        throw new ConfigError(printableMessage(`sweep spec ${path} line ${line}: ${quote(source)} is not a decimal number (write numbers like 16, 0.5 or 1e-3)`));
+      }
+    },
+  });
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
 export function parseSpecText(text: string, path: string): LoadedSpec {
   let raw: unknown;
-  try {
-    raw = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`sweep spec ${path}: not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  if (extname(path).toLowerCase() === '.json') {
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(printableMessage(`sweep spec ${path}: not valid JSON: ${(e as Error).message}`));
+    }
+  } else {
+    raw = parseYamlSpec(text, path);
   }
   try {
-    return validateSpec(raw, dirname(resolve(path)));
+    checkNumbers(raw, '');
+    return { ...validateSpec(raw, dirname(resolve(path))), label: `sweep spec ${path}` };
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(e.message.replace(/^sweep spec: /, `sweep spec ${path}: `));
     throw e;

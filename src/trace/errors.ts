@@ -1,3 +1,5 @@
+import { printable } from '../printable.js';
+
 /** Bad trace input or synthetic spec; the message names the file, line and field where there is one. */
 export class TraceError extends Error {
   override name = 'TraceError';
@@ -9,6 +11,6 @@ export class FieldError extends Error {
     readonly field: string,
     message: string,
   ) {
-    super(`field ${field}: ${message}`);
+    super(`field ${printable(field)}: ${message}`);
   }
 }

@@ -1,7 +1,9 @@
 // JSON-lines traces (Mooncake, generic): one object a line; keys resolved on the first object.
+import { brief, printable, quote } from '../printable.js';
 import { TraceBuilder } from './builder.js';
 import { FieldError } from './errors.js';
 import { parseArrivalUs, parseTokens, type TimeUnit } from './fields.js';
+import type { Line } from './source.js';
 import type { Trace } from './trace.js';
 
 export interface JsonlLayout {
@@ -23,40 +25,40 @@ function findKey(obj: Record<string, unknown>, names: string[]): string | undefi
   return undefined;
 }
 
-/** Non-empty lines with their 1-based line numbers. */
-export function jsonLines(text: string): { line: number; text: string }[] {
-  const out: { line: number; text: string }[] = [];
-  const lines = text.replace(/^\uFEFF/, '').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const t = lines[i].trim();
-    if (t !== '') out.push({ line: i + 1, text: t });
-  }
-  return out;
+/** The first non-blank line of a file's first lines, for auto-detection. */
+export function firstJsonLine(text: string): string | undefined {
+  return text
+    .replace(/^\uFEFF/, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '');
 }
 
 function parseHashes(field: string, raw: unknown): number[] {
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw new FieldError(field, `${JSON.stringify(raw)} is not a list of integers`);
+  if (!Array.isArray(raw)) throw new FieldError(field, `${brief(JSON.stringify(raw))} is not a list of integers`);
   for (let i = 0; i < raw.length; i++) {
     const h = raw[i];
     if (typeof h !== 'number' || !Number.isInteger(h) || h < 0 || h > 0xffffffff) {
-      throw new FieldError(field, `element ${i} (${JSON.stringify(h)}) is not an integer in [0, 2^32)`);
+      throw new FieldError(field, `element ${i} (${brief(JSON.stringify(h) ?? String(h))}) is not an integer in [0, 2^32)`);
     }
   }
   return raw as number[];
 }
 
-export function readJsonlTrace(path: string, text: string, layout: JsonlLayout, skipBadRows: boolean): Trace {
+export function readJsonlTrace(path: string, lines: Iterable<Line>, layout: JsonlLayout, skipBadRows: boolean): Trace {
   const b: TraceBuilder = new TraceBuilder(path, skipBadRows, layout.hashes?.blockTokens ?? 0);
   let keys: { arrival: string; prompt: string; output: string; unit: TimeUnit } | undefined;
-  const lines = jsonLines(text);
-  if (lines.length === 0) b.fail(null, 'empty file (no data rows)');
-  for (const { line, text: src } of lines) {
+  let rows = 0;
+  for (const { number: line, text } of lines) {
+    const src = text.trim();
+    if (src === '') continue;
+    rows++;
     let obj: unknown;
     try {
       obj = JSON.parse(src);
     } catch (e) {
-      b.reject(line, `not valid JSON (${(e as Error).message})`);
+      b.reject(line, `not valid JSON (${printable((e as Error).message)})`);
       continue;
     }
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
@@ -69,7 +71,7 @@ export function readJsonlTrace(path: string, text: string, layout: JsonlLayout, 
         const k = findKey(row, names);
         if (k === undefined) {
           const hint = layout.hint?.(Object.keys(row));
-          return b.fail(line, `missing field ${names.map((n) => JSON.stringify(n)).join(' or ')} (the object has: ${Object.keys(row).join(', ')})${hint ? `; ${hint}` : ''}`);
+          return b.fail(line, `missing field ${names.map((n) => quote(n)).join(' or ')} (the object has: ${Object.keys(row).map((k) => printable(k)).join(', ')})${hint ? `; ${hint}` : ''}`);
         }
         return k;
       };
@@ -90,5 +92,6 @@ export function readJsonlTrace(path: string, text: string, layout: JsonlLayout, 
       b.add(line, { field: k.arrival, raw: rawArrival, us }, prompt, output, hashes);
     });
   }
+  if (rows === 0) b.fail(null, 'empty file (no data rows)');
   return b.finish();
 }

@@ -1,12 +1,13 @@
 // Trace file readers: Azure LLM inference (2023/2024), BurstGPT, Mooncake, generic CSV/JSONL.
 // Formats and the bad-row policy are described in docs/traces.md.
-import { readFileSync } from 'node:fs';
+// Files are streamed line by line (source.ts): memory grows with the requests kept, not the file.
 import { extname } from 'node:path';
 import { readCsvHeader, readCsvTrace, type CsvLayout } from './csv.js';
 import { TraceError } from './errors.js';
 import { parseArrivalUs, parseDatetimeUs, parseDecimalUs, type TimeUnit } from './fields.js';
-import { jsonLines, readJsonlTrace, type JsonlLayout } from './jsonl.js';
-import type { Trace } from './trace.js';
+import { firstJsonLine, readJsonlTrace, type JsonlLayout } from './jsonl.js';
+import { traceHead, traceLines } from './source.js';
+import { checkTraceLimits, type Trace } from './trace.js';
 
 export { TraceError } from './errors.js';
 
@@ -89,33 +90,19 @@ function genericJsonl(c: TraceColumns = {}): JsonlLayout {
   };
 }
 
-function readText(path: string): string {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new TraceError(`${path}: no such file`);
-    if (code === 'EISDIR') throw new TraceError(`${path}: is a directory, not a trace file`);
-    throw new TraceError(`${path}: cannot read (${code ?? (e as Error).message})`);
-  }
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) throw new TraceError(`${path}: gzip-compressed; decompress it first`);
-  return buf.toString('utf8');
-}
-
 function isJsonLines(path: string, text: string): boolean {
   const ext = extname(path).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return true;
   return /^\s*\{/.test(text.replace(/^\uFEFF/, ''));
 }
 
-/** The format 'auto' picks: JSON lines by extension or content, else by the CSV header. */
+/** The format 'auto' picks from a file's first lines: JSON lines by extension or content, else by the CSV header. */
 export function detectFormat(path: string, text: string, genericOnly = false): TraceFormat {
   if (isJsonLines(path, text)) {
     if (genericOnly) return 'jsonl';
-    const first = jsonLines(text)[0];
+    const first = firstJsonLine(text);
     try {
-      const obj = first ? JSON.parse(first.text) : undefined;
+      const obj = first ? JSON.parse(first) : undefined;
       if (obj && typeof obj === 'object' && Object.hasOwn(obj, 'input_length')) return 'mooncake';
     } catch {
       // a malformed first line is reported by the reader with its line number
@@ -138,20 +125,21 @@ export function loadTrace(path: string, opts: LoadOptions = {}): Trace {
   if (opts.columns && requested !== 'auto' && requested !== 'csv' && requested !== 'jsonl') {
     throw new TraceError(`${path}: columns apply only to the generic csv and jsonl formats, not ${requested}`);
   }
-  const text = readText(path);
-  const format = requested === 'auto' ? detectFormat(path, text, opts.columns !== undefined) : requested;
+  const head = traceHead(path);
+  const format = requested === 'auto' ? detectFormat(path, head, opts.columns !== undefined) : requested;
   const skip = Boolean(opts.skipBadRows);
+  const lines = traceLines(path);
   switch (format) {
     case 'azure':
-      return readCsvTrace(path, text, AZURE, skip);
+      return checkTraceLimits(readCsvTrace(path, lines, AZURE, skip), path);
     case 'burstgpt':
-      return readCsvTrace(path, text, BURSTGPT, skip);
+      return checkTraceLimits(readCsvTrace(path, lines, BURSTGPT, skip), path);
     case 'mooncake':
-      return readJsonlTrace(path, text, MOONCAKE, skip);
+      return checkTraceLimits(readJsonlTrace(path, lines, MOONCAKE, skip), path);
     case 'csv':
-      return readCsvTrace(path, text, genericCsv(opts.columns), skip);
+      return checkTraceLimits(readCsvTrace(path, lines, genericCsv(opts.columns), skip), path);
     case 'jsonl':
-      return readJsonlTrace(path, text, genericJsonl(opts.columns), skip);
+      return checkTraceLimits(readJsonlTrace(path, lines, genericJsonl(opts.columns), skip), path);
   }
 }
 
@@ -161,13 +149,12 @@ export function loadTrace(path: string, opts: LoadOptions = {}): Trace {
  * arrivals are all 0 (not meant to be replayed); any other trace file is read with loadTrace.
  */
 export function loadLengths(path: string, opts: { skipBadRows?: boolean; columns?: Pick<TraceColumns, 'prompt' | 'output'> } = {}): Trace {
-  const text = readText(path);
-  const format = detectFormat(path, text);
+  const format = detectFormat(path, traceHead(path));
   if (format !== 'csv') return loadTrace(path, { format, skipBadRows: opts.skipBadRows });
   const layout: CsvLayout = {
     arrival: null,
     prompt: opts.columns?.prompt ? [opts.columns.prompt] : LENGTH_COLUMNS.prompt,
     output: opts.columns?.output ? [opts.columns.output] : LENGTH_COLUMNS.output,
   };
-  return readCsvTrace(path, text, layout, Boolean(opts.skipBadRows));
+  return readCsvTrace(path, traceLines(path), layout, Boolean(opts.skipBadRows));
 }

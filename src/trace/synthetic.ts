@@ -1,10 +1,12 @@
 // Seeded synthetic traces. Every random number comes from the stateless draw(seed, stream, counter)
 // of src/rng.ts, so a given seed yields bit-identical arrays.
+import { parseDecimal } from '../numbers.js';
+import { quote } from '../printable.js';
 import { draw } from '../rng.js';
 import { TraceError } from './errors.js';
 import { loadLengths } from './readers.js';
 import { buildSessions, type SessionShape } from './sessions.js';
-import type { Trace } from './trace.js';
+import { checkTraceLimits, type Trace } from './trace.js';
 
 export type LengthModel =
   | {
@@ -269,31 +271,31 @@ export function parseSyntheticSpec(spec: string): Trace {
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const valid = SPEC_KEYS[kind];
-  if (!valid) throw new TraceError(`synthetic spec "${spec}": unknown kind "${kind}"; valid: ${SYNTHETIC_KINDS.join(', ')} (e.g. poisson:rate=5,duration=600,seed=1)`);
+  if (!valid) throw new TraceError(`synthetic spec ${quote(spec)}: unknown kind ${quote(kind)}; valid: ${SYNTHETIC_KINDS.join(', ')} (e.g. poisson:rate=5,duration=600,seed=1)`);
   const values = new Map<string, string>();
   for (const part of (colon < 0 ? '' : spec.slice(colon + 1)).split(',')) {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
     const key = (eq < 0 ? part : part.slice(0, eq)).trim();
-    if (!valid.includes(key)) throw new TraceError(`synthetic spec "${spec}": unknown key "${key}"; valid keys for ${kind}: ${valid.join(', ')}`);
-    if (eq < 0) throw new TraceError(`synthetic spec "${spec}": key "${key}" needs a value (${key}=...)`);
-    if (values.has(key)) throw new TraceError(`synthetic spec "${spec}": key "${key}" given twice`);
+    if (!valid.includes(key)) throw new TraceError(`synthetic spec ${quote(spec)}: unknown key ${quote(key)}; valid keys for ${kind}: ${valid.join(', ')}`);
+    if (eq < 0) throw new TraceError(`synthetic spec ${quote(spec)}: key "${key}" needs a value (${key}=...)`);
+    if (values.has(key)) throw new TraceError(`synthetic spec ${quote(spec)}: key "${key}" given twice`);
     values.set(key, part.slice(eq + 1).trim());
   }
   const num = (key: string, fallback?: number): number => {
     const raw = values.get(key);
     if (raw === undefined) {
-      if (fallback === undefined) throw new TraceError(`synthetic spec "${spec}": missing ${key}=...; valid keys for ${kind}: ${valid.join(', ')}`);
+      if (fallback === undefined) throw new TraceError(`synthetic spec ${quote(spec)}: missing ${key}=...; valid keys for ${kind}: ${valid.join(', ')}`);
       return fallback;
     }
-    const n = raw === '' ? NaN : Number(raw);
-    if (!Number.isFinite(n)) throw new TraceError(`synthetic spec "${spec}": ${key}="${raw}" is not a number`);
+    const n = parseDecimal(raw);
+    if (n === undefined) throw new TraceError(`synthetic spec ${quote(spec)}: ${key}=${quote(raw)} is not a number`);
     return n;
   };
   let lengths: LengthModel;
   const lognormalKeys = ['prompt_median', 'prompt_sigma', 'output_median', 'output_sigma', 'max_prompt', 'max_output'].filter((k) => values.has(k));
   if (values.has('lengths')) {
-    if (lognormalKeys.length > 0) throw new TraceError(`synthetic spec "${spec}": lengths=<file> cannot be combined with ${lognormalKeys.join(', ')}`);
+    if (lognormalKeys.length > 0) throw new TraceError(`synthetic spec ${quote(spec)}: lengths=<file> cannot be combined with ${lognormalKeys.join(', ')}`);
     lengths = { kind: 'empirical', trace: loadLengths(values.get('lengths')!) };
   } else {
     const d = (kind === 'sessions' ? SESSION_LENGTHS : DEFAULT_LENGTHS) as Extract<LengthModel, { kind: 'lognormal' }>;
@@ -321,5 +323,5 @@ export function parseSyntheticSpec(spec: string): Trace {
     });
   };
   const trace = kind === 'gamma' ? gammaTrace({ ...base, cv: num('cv') }) : kind === 'sessions' ? sessions() : poissonTrace(base);
-  return { ...trace, source: spec };
+  return checkTraceLimits({ ...trace, source: spec }, `synthetic spec ${quote(spec)}`);
 }

@@ -101,7 +101,7 @@ describe('trtllm-max-utilization and chunked-prefill', () => {
   });
 });
 
-// Light load: decode folds run on across arrivals routed to other replicas (DESIGN.md §3), which
+// Light load: decode folds run on across arrivals routed to other replicas (docs/design.md §3), which
 // must not change any record, nor what token-aware routers see at each arrival.
 describe('fast-forward across arrivals routed elsewhere', () => {
   const light = windowTrace(azure, 0, 300);

@@ -1,11 +1,9 @@
-// The commander wiring of the sweep commands (what src/cli.ts registers).
+// The commander wiring of the sweep commands (src/cli/*.ts), through the CLI's main().
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '../../src/model/profile.js';
-import { registerSweepCommands } from '../../src/sweep/commands.js';
+import { describe, expect, it } from 'vitest';
+import { cli as run } from '../cli-helper.js';
 
 const root = join(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'schedlab-cmd-'));
@@ -20,22 +18,10 @@ writeFileSync(
 );
 
 async function cli(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerSweepCommands(program);
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'schedlab', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
+  const r = await run(...args);
+  if (r.code !== 0) throw Object.assign(new Error(r.err), { code: r.code });
+  return r.out;
 }
-
-afterEach(() => vi.restoreAllMocks());
 
 describe('sweep commands', () => {
   it('sweep (with --max-configs then --resume), query --json, best, report', async () => {
@@ -55,9 +41,9 @@ describe('sweep commands', () => {
     expect(await cli('report', dir, '--out', join(work, 'r.html'))).toContain('r.html');
   });
 
-  it('bad input is a ConfigError (CLI exit 2)', async () => {
-    await expect(cli('sweep', join(work, 'missing.yaml'), '--out', join(work, 'x'))).rejects.toBeInstanceOf(ConfigError);
-    await expect(cli('sweep', spec, '--out', join(work, 'y'), '--shard', '3/3')).rejects.toThrow(/--shard 3\/3: need 0 <= i < n/);
-    await expect(cli('query', join(work, 'nowhere'), 'SELECT 1')).rejects.toThrow(/not a sweep result directory|no results.parquet/);
+  it('bad input exits 2 with the reason', async () => {
+    await expect(cli('sweep', join(work, 'missing.yaml'), '--out', join(work, 'x'))).rejects.toMatchObject({ code: 2, message: expect.stringMatching(/missing\.yaml: no such file/) });
+    await expect(cli('sweep', spec, '--out', join(work, 'y'), '--shard', '3/3')).rejects.toMatchObject({ code: 2, message: expect.stringMatching(/--shard 3\/3: need 0 <= i < n/) });
+    await expect(cli('query', join(work, 'nowhere'), 'SELECT 1')).rejects.toMatchObject({ code: 2, message: expect.stringMatching(/not a sweep result directory/) });
   });
 });

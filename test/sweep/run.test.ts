@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { best, query } from '../../src/sweep/best.js';
 import { mergeShards } from '../../src/sweep/merge.js';
-import { readAllRows, readJournal, readManifest } from '../../src/sweep/results.js';
+import { readAllRows } from '../../src/sweep/database.js';
+import { readJournal, readManifest } from '../../src/sweep/results.js';
 import { runSweep } from '../../src/sweep/sweep.js';
 
 const root = join(__dirname, '..', '..');

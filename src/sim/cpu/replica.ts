@@ -2,6 +2,7 @@
 // progress and its fast-forward fold, and the scheduler's own u32 fields.
 import type { PrefixCache } from './prefix-cache.js';
 
+import type { DecodeRun } from '../../model/iteration.js';
 /** What one iteration (or one fast-forwarded run of identical decode iterations) does. */
 export interface Batch {
   requests: number[];
@@ -22,8 +23,8 @@ export const emptyBatch = (): Batch => ({ requests: [], tokens: [], producesToke
 export interface Fold {
   /** Still lengthened at arrivals (false once an arrival is routed here, a completion or a block shortage ends it). */
   open: boolean;
-  /** Context tokens of the batch's first iteration, summed over its requests. */
-  contextTokens: number;
+  /** Iteration k of the run (k = 0 the first) lasts decodeRunUs(run, k). */
+  run: DecodeRun;
   /** Iterations after which the first request completes or changes its key. */
   maxK: number;
   /** Requests by context length mod block size, at the first iteration. */
@@ -49,7 +50,7 @@ export class Replica {
     /** Cached prompt blocks (prefix caching on), or null. */
     readonly cache: PrefixCache | null,
   ) {
-    this.fold = { open: false, contextTokens: 0, maxK: 0, residues: new Int32Array(blockSize), settled: 0 };
+    this.fold = { open: false, run: { firstPs: 0, stepPs: 0 }, maxK: 0, residues: new Int32Array(blockSize), settled: 0 };
   }
 
   /** Blocks no running request holds: empty ones and cached ones (which keep a prompt's KV until evicted). */

@@ -1,7 +1,8 @@
 // The CPU reference simulator. It defines schedlab's semantics (docs/semantics.md); the GPU
 // engine must reproduce its RawMetrics bit for bit. Batch formation belongs to the lane's batching
 // strategy and scheduler rules (src/policy/engine/); this file applies what they decide.
-import { ConfigError, iterationUs } from '../../model/profile.js';
+import { ConfigError } from '../../model/profile.js';
+import { addToSums, decodeRun, decodeRunUs, emptySums, iterationUs } from '../../model/iteration.js';
 import { emptyRaw, type RawMetrics } from '../../metrics/record.js';
 import { schedulerRules, type RequestShape, type SchedulerRules } from '../../policy/engine/types.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
@@ -258,17 +259,13 @@ class Simulation {
     if (batch.requests.length === 0) throw new Error(`internal: replica ${r} has work but scheduled nothing at ${now} µs`);
     this.recordDecisions(now);
 
-    let prefillTokens = 0;
-    let decodeSeqs = 0;
-    let contextTokens = 0;
+    const sums = emptySums();
     for (let e = 0; e < batch.requests.length; e++) {
       const j = batch.requests[e];
-      if (this.req.ctx[j] < this.req.prefillTarget[j]) prefillTokens += batch.tokens[e];
-      else decodeSeqs++;
-      contextTokens += this.req.ctx[j] + batch.tokens[e];
+      addToSums(sums, this.req.ctx[j], batch.tokens[e], this.req.ctx[j] < this.req.prefillTarget[j]);
     }
     const model = this.lane.profile.iterationNs;
-    const firstUs = iterationUs(model, prefillTokens, decodeSeqs, contextTokens);
+    const firstUs = iterationUs(model, sums);
     this.recordIteration(rep, firstUs, 0);
     rep.endUs = now + firstUs;
     batch.firstEndUs = rep.endUs;
@@ -286,7 +283,7 @@ class Simulation {
       // next arrival routed here (the only outside event that could change this replica's schedule;
       // extendFold adds them arrival by arrival), complete nobody and change no key before the k-th,
       // and need no more blocks than are free, so no preemption happens.
-      fold.contextTokens = contextTokens;
+      fold.run = decodeRun(model, sums.decodes, sums.decodeContext);
       fold.maxK = Infinity;
       fold.residues.fill(0);
       const untilRekey = this.rules.tokensUntilRekey;
@@ -339,7 +336,7 @@ class Simulation {
         fold.open = true;
         break;
       }
-      const iterUs = iterationUs(model, 0, n, fold.contextTokens + k * n);
+      const iterUs = decodeRunUs(fold.run, k);
       // Requests whose context before this iteration is a multiple of the block size need a block.
       const newBlocks = fold.residues[(this.blockSize - (k % this.blockSize)) % this.blockSize];
       if (newBlocks > free) break;

@@ -1,14 +1,16 @@
-import { parentPort, workerData } from 'node:worker_threads';
-import type { Trace } from '../../trace/trace.js';
-import type { WorkerJob } from './pool.js';
+// A CPU-reference worker thread of CpuPool (pool.ts): runs one job per message, replies with its
+// raw metrics or with the error's name and message.
+import { parentPort } from 'node:worker_threads';
+import type { WorkerJob, WorkerReply } from './pool.js';
 import { runCpuJob } from './pool.js';
 
-const traces: Trace[] = workerData.traces;
 parentPort!.on('message', (job: WorkerJob) => {
+  let reply: WorkerReply;
   try {
-    const { raw } = runCpuJob({ trace: traces[job.trace], spec: job.spec });
-    parentPort!.postMessage({ id: job.id, raw });
+    reply = { id: job.id, raw: runCpuJob({ trace: job.trace, spec: job.spec }).raw };
   } catch (e) {
-    parentPort!.postMessage({ id: job.id, error: (e as Error).message });
+    const err = e as Error;
+    reply = { id: job.id, error: { name: err.name ?? 'Error', message: err.message ?? String(e), stack: err.stack } };
   }
+  parentPort!.postMessage(reply);
 });

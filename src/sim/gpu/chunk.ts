@@ -112,6 +112,17 @@ export class ChunkRun {
     return n;
   }
 
+  /** Lanes (chunk positions) still running after the last submitted work. */
+  async liveLanes(): Promise<number[]> {
+    const L = this.lanes;
+    const st = laneStrides(this.shape);
+    const ls = await this.read(this.state);
+    const statusAt = (l: number) => (this.shape.laneMajor ? l * st.ls : l * 4) + LANE.offset.STATUS;
+    const live: number[] = [];
+    for (let l = 0; l < L; l++) if (ls[statusAt(l)] === 0) live.push(l);
+    return live;
+  }
+
   /** Every lane's outcome; frees the chunk's buffers. */
   async collect(): Promise<LaneOutcome[]> {
     const L = this.lanes;

@@ -8,6 +8,7 @@ import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
 import type { Batching } from '../../policy/engine/types.js';
 import { ROUTERS } from '../../policy/router/index.js';
+import { ITERATION_WGSL } from '../../model/iteration.js';
 import { layoutWgsl, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECORDS, HIST_WORDS } from './layout.js';
 
 
@@ -153,6 +154,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
   const parts: [string, string][] = [
     ['header', header],
     ...(['rng', 'histogram', 'u64'] as const).map((n): [string, string] => [`shaders/${n}.wgsl`, sharedShader(n)]),
+    ['src/model/iteration.wgsl', load(ITERATION_WGSL)],
     ...ENGINE_FILES.map((n): [string, string] => [`shaders/engine/${n}.wgsl`, sharedShader(`engine/${n}`)]),
     ...schedulers.map((s) => twin('engine', s.name, s.callee)),
     ...routers.map((r) => twin('router', r.name, r.callee)),

@@ -14,6 +14,8 @@ export interface GpuDevice {
    * lavapipe shares with llvmpipe (engine.wgsl tick()).
    */
   software: boolean;
+  /** The adapter's largest subgroup (warp) size, when it says (NVIDIA 32, AMD 64, llvmpipe 128). */
+  subgroupMaxSize?: number;
 }
 
 /** Whether an adapter description names a software adapter (Mesa llvmpipe / lavapipe, SwiftShader). */
@@ -79,38 +81,45 @@ async function open(): Promise<DeviceResult> {
         reasons.push(`${a.backend}: no adapter`);
         continue;
       }
-      const al = adapter.limits;
-      const want = (name: keyof GPUSupportedLimits, value: number) => Math.min(al[name] as number, value);
-      const device = await adapter.requestDevice({
-        requiredLimits: {
-          maxStorageBuffersPerShaderStage: want('maxStorageBuffersPerShaderStage', 8),
-          maxStorageBufferBindingSize: want('maxStorageBufferBindingSize', 128 * MiB),
-          maxBufferSize: want('maxBufferSize', 1024 * MiB),
-          maxComputeInvocationsPerWorkgroup: want('maxComputeInvocationsPerWorkgroup', 256),
-          maxComputeWorkgroupSizeX: want('maxComputeWorkgroupSizeX', 256),
-          maxComputeWorkgroupsPerDimension: want('maxComputeWorkgroupsPerDimension', 65535),
-        },
-      });
-      instance = gpu;
-      void device.lost.then((info) => {
-        if (info.reason !== 'destroyed') lostMessage = `WebGPU device lost (${info.reason}): ${info.message}`;
-      });
-      device.addEventListener?.('uncapturederror', (ev) => {
-        // Surfaced by the engine's error scopes; log anything that escapes them.
-        console.error(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
-      });
       const info = adapter.info;
       const backend = (info as { backend?: string }).backend ?? a.backend;
       const name = (info.description || info.vendor || 'unknown adapter').replace(/^OpenGL version /, '');
       const detail = (info.device || info.architecture || '').replace(/-+$/, '');
       const description = `${String(backend).toLowerCase().replace('opengl es', 'opengles')}: ${name}${detail && !name.includes(detail) ? ` (${detail})` : ''}`;
       const software = isSoftwareAdapter(description) || info.isFallbackAdapter === true;
-      return { ok: true, gpu: { device, description, limits: device.limits, software } };
+      const device = await adapter.requestDevice({ requiredLimits: engineLimits(adapter.limits, software) });
+      instance = gpu;
+      void device.lost.then((lost) => {
+        if (lost.reason !== 'destroyed') lostMessage = `WebGPU device lost (${lost.reason}): ${lost.message}`;
+      });
+      device.addEventListener?.('uncapturederror', (ev) => {
+        // Surfaced by the engine's error scopes; log anything that escapes them.
+        console.error(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
+      });
+      const subgroupMaxSize = (info as { subgroupMaxSize?: number }).subgroupMaxSize || undefined;
+      return { ok: true, gpu: { device, description, limits: device.limits, software, subgroupMaxSize } };
     } catch (e) {
       reasons.push(`${a.backend}: ${(e as Error).message}`);
     }
   }
   return { ok: false, reason: reasons.join('; ') };
+}
+
+/**
+ * Limits to request: min(adapter, wanted). A software adapter keeps 128 MiB bindings and 1 GiB
+ * buffers (its memory is the host's); a hardware adapter gets all it offers, so one chunk, one set
+ * of bindings and one dispatch serve as many lanes as its memory allows (chunk sizing: engine.ts).
+ */
+export function engineLimits(al: GPUSupportedLimits, software: boolean): Record<string, number> {
+  const want = (name: keyof GPUSupportedLimits, value: number) => Math.min(al[name] as number, value);
+  return {
+    maxStorageBuffersPerShaderStage: want('maxStorageBuffersPerShaderStage', 8),
+    maxStorageBufferBindingSize: software ? want('maxStorageBufferBindingSize', 128 * MiB) : al.maxStorageBufferBindingSize,
+    maxBufferSize: software ? want('maxBufferSize', 1024 * MiB) : al.maxBufferSize,
+    maxComputeInvocationsPerWorkgroup: want('maxComputeInvocationsPerWorkgroup', 256),
+    maxComputeWorkgroupSizeX: want('maxComputeWorkgroupSizeX', 256),
+    maxComputeWorkgroupsPerDimension: want('maxComputeWorkgroupsPerDimension', 65535),
+  };
 }
 
 function vulkanLoaderPresent(): boolean {

@@ -5,9 +5,10 @@
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
 import { ROUTERS } from '../../policy/router/index.js';
 import type { Trace } from '../../trace/trace.js';
-import { defaultThreads, runCpuJobs } from '../cpu/pool.js';
+import { CpuPool, defaultThreads, runCpuJobs } from '../cpu/pool.js';
 import type { BackendInfo, Job, JobResult } from '../job.js';
 import { resolveLane, type Lane } from '../lane.js';
+import { packModelWords } from '../../model/iteration.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { hasWgslTwin } from '../../policy/twins.js';
@@ -50,7 +51,17 @@ export interface GpuRunOptions {
   pipelinePerFamily?: boolean;
   /** Count each lane's work in the shader (JobResult.work) and submits/dispatches on the host. */
   workCounters?: boolean;
+  /**
+   * Race the last lanes still running on the GPU against CPU runs (default true; TailRace): off
+   * where every record must come from the GPU (the differential tests).
+   */
+  raceTail?: boolean;
 }
+
+/** The reason a raced lane's record gives (JobResult.fallback). */
+export const TAIL_RACE_REASON = 'a heavy lane: among the last still running on the GPU, the CPU reference finished it first';
+/** A wave races its tail only after running this long (so short runs start no worker threads). */
+const RACE_AFTER_MS = 1000;
 
 /** Host-side work of one GPU run: command submissions and dispatches. */
 export interface HostWork {
@@ -99,9 +110,12 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   const steps = opts.stepsPerDispatch ?? 64;
   const waveBytes = gpu.software ? SOFTWARE_WAVE_BYTES : HARDWARE_WAVE_BYTES;
 
+  const threads = opts.threads ?? defaultThreads();
+  const race = new TailRace(jobs, threads);
   // Waves of chunks bounded by device memory; all chunks of a wave share each submit.
   let c0 = 0;
   while (c0 < chunks.length) {
+    const waveStart = performance.now();
     let c1 = c0;
     let bytes = 0;
     while (c1 < chunks.length && (c1 === c0 || bytes + chunks[c1].bytes <= waveBytes)) bytes += chunks[c1++].bytes;
@@ -121,18 +135,27 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
       const liveCounts = await Promise.all(active.map((a) => a.run.readLive()));
       const lost = deviceLostMessage();
       if (lost) throw new Error(`${lost} (while running ${active.length} chunk(s), ${steps} steps x ${dispatches} dispatches)`);
-      const finished = active.filter((_, k) => liveCounts[k] === 0);
-      active = active.filter((_, k) => liveCounts[k] !== 0);
+      let liveNow = liveCounts.reduce((a, b) => a + b, 0);
+      if (opts.raceTail !== false && !race.started && liveNow > 0 && liveNow <= threads && performance.now() - waveStart > RACE_AFTER_MS) {
+        const live = await Promise.all(active.map((a) => a.run.liveLanes()));
+        race.start(live.flatMap((lanesLive, k) => lanesLive.map((l) => active[k].plan.jobs[l])));
+      }
+      // Every lane still on the GPU has its CPU record: the GPU's work on them stops here.
+      const raceWon = race.started && race.allDone();
+      const finished = active.filter((_, k) => liveCounts[k] === 0 || raceWon);
+      active = active.filter((_, k) => liveCounts[k] !== 0 && !raceWon);
       for (const f of finished) {
         const outcomes = await f.run.collect();
         outcomes.forEach((o, l) => {
           const j = f.plan.jobs[l];
+          const cpu = 'raw' in o || o.status !== 0 ? undefined : race.result(j);
           if ('raw' in o) results[j] = { raw: o.raw, engine: 'gpu', ...(o.work ? { work: o.work } : {}) };
+          else if (cpu) results[j] = { ...cpu, fallback: TAIL_RACE_REASON };
           else fallback.set(j, stopReason(o.status));
         });
         done += f.run.lanes;
       }
-      const liveNow = liveCounts.reduce((a, b) => a + b, 0);
+      if (raceWon) liveNow = 0;
       opts.onProgress?.(done + active.reduce((a, c) => a + c.run.lanes, 0) - liveNow, total);
       // Aim for submits of 50..400 ms: long enough to hide the readback, short of any watchdog.
       const ms = performance.now() - t0;
@@ -142,7 +165,8 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     }
   }
   traceBuf.destroy();
-  debug(`engine loop ${(performance.now() - tRun).toFixed(0)} ms`);
+  await race.close();
+  debug(`engine loop ${(performance.now() - tRun).toFixed(0)} ms${race.started ? `; raced ${race.size} tail lane(s), the CPU won ${race.won}` : ''}`);
 
   // Overloaded lanes keep their queues on the GPU with a larger slot table: on a hardware GPU a few
   // percent of lanes falling back to the CPU could take longer than all the others together.
@@ -165,7 +189,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     const idx = [...fallback.keys()];
     const cpu = await runCpuJobs(
       idx.map((i) => jobs[i]),
-      opts.threads ?? defaultThreads(),
+      threads,
     );
     idx.forEach((i, k) => {
       results[i] = { ...cpu[k], fallback: fallback.get(i) };
@@ -173,6 +197,60 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   }
   opts.onProgress?.(total, total);
   return { results, backend: { engine: 'gpu', description: gpu.description }, hostWork };
+}
+
+/**
+ * The last lanes still running on the GPU race CPU runs of the same lanes. One GPU thread is a slow
+ * serial processor (a lane instant costs it several times what it costs a host core), so once no
+ * more lanes than host threads are left, a few heavy lanes (long windows, deep overload) would keep
+ * the whole run waiting on the GPU; on the CPU they run beside it, and whichever engine finishes a
+ * lane first gives its record (both are exact). Lanes the GPU finishes first keep the GPU's record.
+ */
+class TailRace {
+  private readonly results = new Map<number, JobResult>();
+  private readonly raced: number[] = [];
+  private pool: CpuPool | null = null;
+  won = 0;
+
+  constructor(
+    private readonly jobs: Job[],
+    private readonly threads: number,
+  ) {}
+
+  get started(): boolean {
+    return this.pool !== null;
+  }
+
+  get size(): number {
+    return this.raced.length;
+  }
+
+  start(jobIndices: number[]): void {
+    this.pool = new CpuPool(Math.max(1, Math.min(this.threads, jobIndices.length)));
+    for (const j of jobIndices) {
+      this.raced.push(j);
+      // A run the GPU wins is cancelled by close(): its rejection is expected.
+      this.pool.run(this.jobs[j]).then(
+        (r) => this.results.set(j, r),
+        () => {},
+      );
+    }
+  }
+
+  allDone(): boolean {
+    return this.raced.every((j) => this.results.has(j));
+  }
+
+  /** The CPU record of job j, if its race run has finished (counts it as won). */
+  result(j: number): JobResult | undefined {
+    const r = this.results.get(j);
+    if (r) this.won++;
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
 }
 
 /** The shape every pipeline of this run starts from (replica slots are set per group). */
@@ -184,7 +262,7 @@ function baseShape(gpu: GpuDevice, opts: GpuRunOptions, slots: number): Pipeline
   return {
     maxReplicas: 8,
     slots,
-    workgroupSize: opts.workgroupSize ?? (gpu.software ? simd : WORKGROUP_SIZE),
+    workgroupSize: opts.workgroupSize ?? (gpu.software ? simd : hardwareWorkgroupSize(gpu)),
     fastForward: opts.fastForward,
     laneMajor: opts.laneMajor ?? gpu.software,
     loopLimited: opts.loopLimited ?? gpu.software,
@@ -202,9 +280,12 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null): string 
   if (traceProblem) return traceProblem;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
+  if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
+  // The iteration model's context sums are u32 (iteration.wgsl).
+  if (lane.profile.kvBlocks * lane.profile.blockSize >= 2 ** 32) return `KV tokens ${lane.profile.kvBlocks * lane.profile.blockSize} above 2^32-1`;
   return null;
 }
 
@@ -242,9 +323,8 @@ function traceProblem(t: Trace): string | null {
 
 function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput {
   const p = lane.profile;
-  const m = p.iterationNs;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-  const values: Record<ParamName, number> = {
+  const values: Record<Exclude<ParamName, 'MODEL'>, number> = {
     TRACE_OFFSET: traceOffset,
     TRACE_LENGTH: requests,
     REPLICAS: lane.replicas,
@@ -254,10 +334,6 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
     MAX_NUM_SEQS: p.maxNumSeqs,
     MAX_BATCHED_TOKENS: p.maxBatchedTokens,
     MAX_MODEL_LEN: p.maxModelLen,
-    ITER_NS_BASE: m.base,
-    ITER_NS_PER_PREFILL_TOKEN: m.perPrefillToken,
-    ITER_NS_PER_DECODE_SEQ: m.perDecodeSeq,
-    ITER_NS_PER_CONTEXT_TOKEN: m.perContextToken,
     WATERMARK_BLOCKS: lane.watermarkBlocks,
     SLO_TTFT_US: us(lane.slo.ttftMs),
     SLO_TPOT_US: us(lane.slo.tpotMs),
@@ -267,7 +343,8 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
     PAD: 0,
   };
   const params = new Uint32Array(PARAMS.words);
-  for (const [name, w] of Object.entries(PARAMS.offset)) params[w as number] = values[name as ParamName];
+  for (const [name, v] of Object.entries(values)) params[PARAMS.offset[name as ParamName]] = v;
+  params.set(packModelWords(p.iterationNs), PARAMS.offset.MODEL);
   return { params, requests };
 }
 
@@ -352,6 +429,15 @@ async function buildPipelines(device: GPUDevice, groups: LaneGroup[]): Promise<M
     }),
   );
   return new Map(groups.map((g, k) => [g, built[k]]));
+}
+
+/**
+ * One subgroup (warp) per workgroup on hardware adapters, between 32 and 64 invocations: at 4,096
+ * lanes, 128 workgroups of 32 spread over every SM of an H100 (132) where 64 workgroups of 64 would
+ * leave half of them idle; a lane is one invocation, so this is what fills the device.
+ */
+export function hardwareWorkgroupSize(gpu: Pick<GpuDevice, 'subgroupMaxSize'>): number {
+  return gpu.subgroupMaxSize ? Math.min(64, Math.max(32, gpu.subgroupMaxSize)) : WORKGROUP_SIZE;
 }
 
 /** u32 lanes of a software adapter's SIMD groups, from its description (8 when it does not say). */
