@@ -40,6 +40,35 @@ describe('schedlab run', () => {
     expect(lines[1].split(',')[5]).toBe('done');
   });
 
+  it('caches prefixes with --prefix-cache on: hit rates in the JSON, lower TTFT than off (Mooncake, prefix-affinity)', async () => {
+    const args = ['run', '--trace', 'traces/mooncake-conversation-10min.jsonl', '--duration', '300', '--router', 'prefix-affinity', '--json'];
+    const on = JSON.parse((await cli(...args, '--prefix-cache', 'on')).out);
+    const off = JSON.parse((await cli(...args)).out);
+    expect(on.config.prefix_cache).toBe('on');
+    expect(off.config.prefix_cache).toBe('off');
+    expect(on.prefix_cache.hit_tokens).toBeGreaterThan(0);
+    expect(on.prefix_cache.hit_rate_tokens).toBeCloseTo(on.prefix_cache.hit_tokens / on.prefix_cache.lookup_tokens, 12);
+    expect(on.prefix_cache.lookups).toBe(on.completed);
+    expect(off.prefix_cache).toEqual({ lookups: 0, hits: 0, hit_rate_requests: 0, lookup_tokens: 0, hit_tokens: 0, hit_rate_tokens: 0, evicted_blocks: 0 });
+    expect(on.ttft_ms.mean).toBeLessThan(off.ttft_ms.mean);
+    expect(on.ttft_ms.p50).toBeLessThan(off.ttft_ms.p50);
+  });
+
+  it('adds cached_tokens to the per-request rows with --prefix-cache on', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'schedlab-')), 'rows.csv');
+    const { code } = await cli('run', '--trace', 'sessions:rate=1,duration=60,seed=2', '--prefix-cache', 'on', '--per-request', file);
+    expect(code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('request,arrival_us,replica,prompt_tokens,output_tokens,status,first_token_us,finish_us,preemptions,cached_tokens');
+    expect(lines.slice(1).some((l) => Number(l.split(',')[9]) > 0)).toBe(true);
+  });
+
+  it('exits 2 when --prefix-cache on meets a trace without prefix hashes', async () => {
+    const r = await cli('run', '--duration', '30', '--prefix-cache', 'on');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/prefix caching is on but trace azure-conv-2023.csv has no prefix hashes/);
+  });
+
   it('exits 2 and lists valid names for an unknown router or scheduler', async () => {
     const r = await cli('run', '--router', 'nope');
     expect(r.code).toBe(2);

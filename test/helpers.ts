@@ -17,6 +17,13 @@ export function makeTrace(rows: [number, number, number][]): Trace {
   };
 }
 
+/** The trace with prefix hashes: request i's are hashes[i], one per `unitTokens` prompt tokens. */
+export function withPrefixes(trace: Trace, hashes: number[][], unitTokens: number): Trace {
+  const offsets = [0];
+  for (const h of hashes) offsets.push(offsets[offsets.length - 1] + h.length);
+  return { ...trace, prefixHashes: Uint32Array.from(hashes.flat()), prefixOffsets: Uint32Array.from(offsets), prefixBlockTokens: unitTokens };
+}
+
 export function tinySpec(
   scheduler: string,
   overrides: ProfileOverrides = {},

@@ -1,5 +1,5 @@
 // `schedlab run`: one cluster configuration over a trace, as a table or JSON.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { addTraceOptions, BUNDLED_TRACE, engineOption, int, jsonObject, positive, prepareTrace, type TraceOptions } from '../cli-options.js';
 import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, type ProfileOverrides } from '../model/profile.js';
 import { SCHEDULER_NAMES } from '../policy/engine/index.js';
@@ -27,6 +27,7 @@ interface ClusterOptions {
   seed: number;
   sloTtftMs: number;
   sloTpotMs: number;
+  prefixCache: 'on' | 'off';
 }
 
 type RunOptions = TraceOptions & ClusterOptions & { json?: boolean; perRequest?: string; engine: EngineChoice };
@@ -46,6 +47,7 @@ function addClusterOptions(cmd: Command): Command {
     .option('--max-num-seqs <n>', 'override: max running requests per replica', int('--max-num-seqs', 1))
     .option('--max-batched-tokens <n>', 'override: token budget per iteration', int('--max-batched-tokens', 1))
     .option('--max-model-len <n>', 'override: longest prompt + output accepted', int('--max-model-len', 1))
+    .addOption(new Option('--prefix-cache <mode>', 'prefix caching on every replica (needs a trace with prefix hashes: Mooncake or sessions:)').choices(['on', 'off']).default('off'))
     .option('--seed <k>', 'random seed (u32)', int('--seed', 0, 0xffffffff, 'u32'), 0)
     .option('--slo-ttft-ms <ms>', 'TTFT target for SLO attainment', positive('--slo-ttft-ms'), 2000)
     .option('--slo-tpot-ms <ms>', 'TPOT target for SLO attainment', positive('--slo-tpot-ms'), 100);
@@ -67,6 +69,7 @@ function laneSpec(o: ClusterOptions): LaneSpec {
     profile: resolveProfile(o.profile, overrides),
     seed: o.seed,
     slo: { ttftMs: o.sloTtftMs, tpotMs: o.sloTpotMs },
+    ...(o.prefixCache === 'on' ? { prefixCache: 'on' as const } : {}),
   };
 }
 
@@ -75,12 +78,14 @@ const STATUS_NAMES = ['pending', 'waiting', 'running', 'done', 'rejected_max_mod
 /** The per-request CSV, 64Ki rows at a time. */
 function* perRequestCsv(rows: PerRequestRows): Generator<string> {
   const us = (v: number) => (v < 0 ? '' : String(v));
-  yield 'request,arrival_us,replica,prompt_tokens,output_tokens,status,first_token_us,finish_us,preemptions\n';
+  const cached = rows.cachedTokens;
+  yield 'request,arrival_us,replica,prompt_tokens,output_tokens,status,first_token_us,finish_us,preemptions' + (cached ? ',cached_tokens\n' : '\n');
   let lines: string[] = [];
   for (let i = 0; i < rows.arrivalUs.length; i++) {
     lines.push(
       `${i},${rows.arrivalUs[i]},${rows.replica[i] < 0 ? '' : rows.replica[i]},${rows.promptTokens[i]},${rows.outputTokens[i]},` +
-        `${STATUS_NAMES[rows.status[i]]},${us(rows.firstTokenUs[i])},${us(rows.finishUs[i])},${rows.preemptions[i]}\n`,
+        `${STATUS_NAMES[rows.status[i]]},${us(rows.firstTokenUs[i])},${us(rows.finishUs[i])},${rows.preemptions[i]}` +
+        (cached ? `,${us(cached[i])}\n` : '\n'),
     );
     if (lines.length === 65536) {
       yield lines.join('');
@@ -101,6 +106,7 @@ function publicConfig(spec: LaneSpec, trace: Record<string, unknown>) {
     profile: lane.profile,
     seed: lane.seed,
     slo: lane.slo,
+    prefix_cache: lane.prefixCache ? 'on' : 'off',
   };
 }
 

@@ -21,6 +21,14 @@ export const COUNTERS = [
   'iterations',
   'busyUs',
   'makespanUs',
+  // Prefix caching (docs/semantics.md): admissions that looked up a cached prefix, those that found
+  // one, the prompt tokens looked up and found, cached blocks evicted; admissions out of key order (lpm).
+  'prefixLookups',
+  'prefixHits',
+  'prefixLookupTokens',
+  'prefixHitTokens',
+  'prefixEvictedBlocks',
+  'admittedOutOfOrder',
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
 
@@ -76,6 +84,18 @@ export interface MetricsSummary {
   slo: { ttft_ms: number; tpot_ms: number; attainment: number; ttft_attainment: number; tpot_attainment: number };
   iterations: number;
   makespan_s: number;
+  /** Prefix caching (zeros when it is off): admissions and prompt tokens looked up and found cached, blocks evicted. */
+  prefix_cache: {
+    lookups: number;
+    hits: number;
+    hit_rate_requests: number;
+    lookup_tokens: number;
+    hit_tokens: number;
+    hit_rate_tokens: number;
+    evicted_blocks: number;
+  };
+  /** Admissions that passed a request waiting ahead in key order (a cache-aware order's overtaking). */
+  admitted_out_of_order: number;
 }
 
 export function summarizeRaw(raw: RawMetrics, kvBlocks: number, slo: { ttftMs: number; tpotMs: number }): MetricsSummary {
@@ -109,5 +129,15 @@ export function summarizeRaw(raw: RawMetrics, kvBlocks: number, slo: { ttftMs: n
     },
     iterations: raw.iterations,
     makespan_s: seconds,
+    prefix_cache: {
+      lookups: raw.prefixLookups,
+      hits: raw.prefixHits,
+      hit_rate_requests: raw.prefixLookups > 0 ? raw.prefixHits / raw.prefixLookups : 0,
+      lookup_tokens: raw.prefixLookupTokens,
+      hit_tokens: raw.prefixHitTokens,
+      hit_rate_tokens: raw.prefixLookupTokens > 0 ? raw.prefixHitTokens / raw.prefixLookupTokens : 0,
+      evicted_blocks: raw.prefixEvictedBlocks,
+    },
+    admitted_out_of_order: raw.admittedOutOfOrder,
   };
 }

@@ -28,8 +28,9 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
+/** The policy a row ran: router + scheduler, and the prefix cache when it was on. */
 export function policyOf(r: Row): string {
-  return `${r.router} + ${r.scheduler}`;
+  return `${r.router} + ${r.scheduler}${r.prefix_cache === 'on' ? ' + prefix cache' : ''}`;
 }
 
 /** Rows with the derived fields the plots use. */
@@ -189,5 +190,28 @@ export async function buildPlots(rows: Row[]): Promise<Plot[]> {
       },
     } as TopLevelSpec),
   });
+
+  if (rows.some((r) => (r.prefix_cache_lookups as number) > 0)) {
+    plots.push({
+      id: 'prefix-cache',
+      title: 'Prefix-cache hit rate vs load',
+      caption: `Left: share of the prompt tokens looked up at admission that were found cached. Right: share of admissions that found a cached prefix.${aggNote}`,
+      svg: await renderSvg({
+        $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+        data: { values: data.filter((d) => (d.prefix_cache_lookups as number) > 0) },
+        transform: [
+          { fold: ['prefix_cache_hit_rate_tokens', 'prefix_cache_hit_rate_requests'], as: ['metric', 'value'] },
+          { calculate: "datum.metric === 'prefix_cache_hit_rate_tokens' ? 'prompt tokens cached' : 'admissions with a hit'", as: 'metric_title' },
+        ],
+        facet: { field: 'metric_title', type: 'nominal', title: null, sort: ['prompt tokens cached', 'admissions with a hit'] },
+        spec: {
+          width: 320,
+          height: 220,
+          mark: { type: 'line', point: true },
+          encoding: { x: xLoad, y: { aggregate: agg, field: 'value', type: 'quantitative', title: null, axis: { format: '%' } }, color: policyColor(policies) },
+        },
+      } as TopLevelSpec),
+    });
+  }
   return plots;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readAllRows } from '../sweep/database.js';
 import { FILES, readManifest, type Manifest, type Row } from '../sweep/results.js';
 import { assertWritableFile, writeAtomic } from '../write-atomic.js';
-import { buildPlots, type Plot } from './plots.js';
+import { buildPlots, policyOf, type Plot } from './plots.js';
 import { formatCell } from './table.js';
 
 export const TABLE_ROW_LIMIT = 5000;
@@ -35,7 +35,10 @@ function varyingParams(columns: string[], rows: Row[]): string[] {
 
 function table(columns: string[], rows: Row[]): string {
   const params = varyingParams(columns, rows);
-  const cols = ['config_index', ...(params.length ? params : ['router', 'scheduler']), ...TABLE_METRICS.filter((m) => columns.includes(m))];
+  const metrics = TABLE_METRICS.filter((m) => columns.includes(m));
+  // The hit rate only where some configuration cached prefixes.
+  if (rows.some((r) => (r.prefix_cache_lookups as number) > 0)) metrics.splice(metrics.indexOf('engine'), 0, 'prefix_cache_hit_rate_tokens');
+  const cols = ['config_index', ...(params.length ? params : ['router', 'scheduler']), ...metrics];
   const shown = rows.slice(0, TABLE_ROW_LIMIT);
   const head = cols.map((c, i) => `<th data-col="${i}" title="click to sort">${esc(c)}</th>`).join('');
   const body = shown
@@ -83,7 +86,7 @@ const SORT_JS = `
 
 export function renderHtml(manifest: Manifest, columns: string[], rows: Row[], plots: Plot[]): string {
   const title = `schedlab sweep report${manifest.name ? `: ${manifest.name}` : ''}`;
-  const policies = new Set(rows.map((r) => `${r.router} + ${r.scheduler}`)).size;
+  const policies = new Set(rows.map(policyOf)).size;
   const engines = [...new Set(rows.map((r) => String(r.engine)))].join(', ');
   const meta: [string, string][] = [
     ['configurations', String(rows.length)],

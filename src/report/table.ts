@@ -23,6 +23,17 @@ function latencyRow(name: string, s: LatencySummary): string[] {
   return [name, ms(s.mean), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max), String(s.count)];
 }
 
+function prefixLine(s: MetricsSummary): string {
+  const c = s.prefix_cache;
+  const out = s.admitted_out_of_order > 0 ? `admitted out of queue order ${s.admitted_out_of_order}\n` : '';
+  if (c.lookups === 0) return out;
+  return (
+    `prefix cache: ${pct(c.hit_rate_tokens)} of prompt tokens cached (${c.hit_tokens} of ${c.lookup_tokens}), ` +
+    `${pct(c.hit_rate_requests)} of admissions hit (${c.hits} of ${c.lookups}), ${c.evicted_blocks} blocks evicted\n` +
+    out
+  );
+}
+
 export function formatSummaryTable(s: MetricsSummary, config: { replicas: number; router: { name: string }; scheduler: { name: string }; profile: { name: string } }, engine: Record<string, unknown>): string {
   const head =
     `${config.replicas} x ${config.profile.name}, router ${config.router.name}, scheduler ${config.scheduler.name}\n` +
@@ -30,7 +41,8 @@ export function formatSummaryTable(s: MetricsSummary, config: { replicas: number
     `preemptions ${s.preemptions} (${s.preempted_requests} requests, ${pct(s.preempted_fraction)})\n` +
     `throughput ${s.throughput.requests_per_s.toFixed(2)} req/s, ${s.throughput.output_tokens_per_s.toFixed(0)} output tok/s over ${s.makespan_s.toFixed(1)} s\n` +
     `KV utilisation mean ${pct(s.kv_utilization.mean)}, p99 ${pct(s.kv_utilization.p99)}\n` +
-    `SLO (TTFT <= ${s.slo.ttft_ms} ms, TPOT <= ${s.slo.tpot_ms} ms): ${pct(s.slo.attainment)} (TTFT ${pct(s.slo.ttft_attainment)}, TPOT ${pct(s.slo.tpot_attainment)})\n`;
+    `SLO (TTFT <= ${s.slo.ttft_ms} ms, TPOT <= ${s.slo.tpot_ms} ms): ${pct(s.slo.attainment)} (TTFT ${pct(s.slo.ttft_attainment)}, TPOT ${pct(s.slo.tpot_attainment)})\n` +
+    prefixLine(s);
   const table = renderTable(
     ['latency (ms)', 'mean', 'p50', 'p90', 'p99', 'max', 'samples'],
     [latencyRow('TTFT', s.ttft_ms), latencyRow('TPOT', s.tpot_ms), latencyRow('ITL', s.itl_ms), latencyRow('E2E', s.e2e_ms), latencyRow('queueing', s.queue_ms)],

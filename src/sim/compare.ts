@@ -66,7 +66,8 @@ function drawPolicyExtras(d: Draws, spec: Job['spec']): void {
 
 /**
  * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin (or every
- * registered one, `policies: 'all'`, for CPU-only property tests), 1..16 replicas, profile
+ * registered one, `policies: 'all'`, for CPU-only property tests, which also draw prefix caching on
+ * traces with prefix hashes), 1..16 replicas, profile
  * presets with random overrides (small KV caches, small batch limits, block sizes 1..32), rate
  * scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
  */
@@ -136,6 +137,9 @@ export function randomJobs(trace: Trace, count: number, seed: number, policies: 
       slo: { ttftMs: d.pick([50, 250, 1000, 2000, 10_000]), tpotMs: d.pick([10, 30.5, 100, 500]) },
     };
     drawPolicyExtras(d, spec);
+    // Prefix caching has no WGSL twin yet: only CPU property tests draw it, and only over traces
+    // with prefix hashes (so the draws over other traces stay what they were).
+    if (policies === 'all' && jobTrace.prefixHashes && d.chance(0.6)) spec.prefixCache = 'on';
     try {
       resolveLane(spec);
     } catch (e) {
@@ -188,6 +192,8 @@ export async function compareJobs(
     onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void;
   } = {},
 ): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
+  const cached = jobs.findIndex((job) => job.spec.prefixCache === 'on');
+  if (cached >= 0) throw new ConfigError(`configuration #${cached} turns prefix caching on, which the GPU engine has no WGSL twin of yet: nothing to compare`);
   const { runGpuJobs } = await import('./gpu/engine.js');
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;

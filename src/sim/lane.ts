@@ -26,12 +26,14 @@ export interface LaneSpec {
   profile: ServingProfile;
   seed: number;
   slo?: SloTarget;
+  /** Prefix caching on every replica (docs/semantics.md, "Prefix caching"); absent means off. Needs a trace with prefix hashes. */
+  prefixCache?: 'on' | 'off';
 }
 
 /** A lane with its policies looked up and parameters validated and defaulted. */
 export interface Lane {
   replicas: number;
-  router: Router<any>;
+  router: Router<any, any>;
   routerParams: Record<string, unknown>;
   scheduler: EngineScheduler;
   schedulerParams: { watermarkPermille: number } & Record<string, unknown>;
@@ -44,6 +46,8 @@ export interface Lane {
   slo: SloTarget;
   /** KV blocks admission keeps free. */
   watermarkBlocks: number;
+  /** Replicas keep a prefix cache. */
+  prefixCache: boolean;
 }
 
 export const MAX_REPLICAS = 1024;
@@ -83,5 +87,9 @@ export function resolveLane(spec: LaneSpec): Lane {
   const slo = spec.slo ?? DEFAULT_SLO;
   if (!(slo.ttftMs > 0) || !(slo.tpotMs > 0)) throw new ConfigError('SLO targets must be positive milliseconds');
   const watermarkBlocks = Math.floor((profile.kvBlocks * schedulerParams.watermarkPermille) / 1000);
-  return { replicas: spec.replicas, router: r, routerParams, scheduler: s, schedulerParams, batching, predictor: p, predictorParams, profile, seed: spec.seed, slo, watermarkBlocks };
+  if (spec.prefixCache !== undefined && spec.prefixCache !== 'on' && spec.prefixCache !== 'off') {
+    throw new ConfigError(`prefixCache must be "on" or "off", got ${JSON.stringify(spec.prefixCache)}`);
+  }
+  const prefixCache = spec.prefixCache === 'on';
+  return { replicas: spec.replicas, router: r, routerParams, scheduler: s, schedulerParams, batching, predictor: p, predictorParams, profile, seed: spec.seed, slo, watermarkBlocks, prefixCache };
 }

@@ -11,6 +11,7 @@ import { router as routerByName } from '../policy/router/index.js';
 import { draw } from '../rng.js';
 import { resolveLane, type LaneSpec } from '../sim/lane.js';
 import { fileDigest } from '../trace/source.js';
+import { isSyntheticSpec } from '../trace/synthetic.js';
 import { DEFAULTS, type Axis, type LoadedSpec, type ParamDef, type Range, type Value } from './spec.js';
 
 export const MAX_CONFIGS = 1_000_000;
@@ -20,7 +21,7 @@ export interface TraceRef {
   name: string;
   /** Path as written in the spec (the trace_path column). */
   path: string;
-  /** Path resolved against the spec's directory. */
+  /** Path resolved against the spec's directory (a synthetic spec as written). */
   resolvedPath: string;
   format: string;
   skipBadRows: boolean;
@@ -245,7 +246,7 @@ export class SpecExpansion {
     return {
       name: traceName,
       path: t.path,
-      resolvedPath: isAbsolute(t.path) ? t.path : resolve(this.loaded.baseDir, t.path),
+      resolvedPath: isAbsolute(t.path) || isSyntheticSpec(t.path) ? t.path : resolve(this.loaded.baseDir, t.path),
       format: t.format,
       skipBadRows: t.skipBadRows,
       startS: values['window.start'] as number,
@@ -263,7 +264,10 @@ export class SpecExpansion {
     let d = this.digests.get(name);
     if (d === undefined) {
       const t = this.loaded.spec.traces[name];
-      d = fileDigest(isAbsolute(t.path) ? t.path : resolve(this.loaded.baseDir, t.path));
+      // A synthetic workload is its spec: hash the text (the generator is deterministic).
+      d = isSyntheticSpec(t.path)
+        ? createHash('sha256').update(t.path).digest('hex')
+        : fileDigest(isAbsolute(t.path) ? t.path : resolve(this.loaded.baseDir, t.path));
       this.digests.set(name, d);
     }
     return d;
@@ -328,6 +332,8 @@ export class SpecExpansion {
       seed: values.seed as number,
       slo: { ttftMs: values['slo.ttftMs'] as number, tpotMs: values['slo.tpotMs'] as number },
     };
+    // Absent when off, so configuration ids from before prefix caching existed stay the same.
+    if (values.prefixCache === 'on') lane.prefixCache = 'on';
     const resolved = resolveLane(lane);
     // Store the defaulted parameters so the record says exactly what ran.
     lane.router.params = resolved.routerParams;
@@ -360,6 +366,7 @@ export class SpecExpansion {
         case 'router': columns[p.column] = lane.router.name; break;
         case 'scheduler': columns[p.column] = lane.scheduler.name; break;
         case 'predictor': columns[p.column] = lane.predictor!.name; break;
+        case 'prefixCache': columns[p.column] = resolved.prefixCache ? 'on' : 'off'; break;
         case 'profile': columns[p.column] = String(values.profile); break;
         case 'profile.kvBlocks': columns[p.column] = profile.kvBlocks; break;
         case 'profile.blockSize': columns[p.column] = profile.blockSize; break;
@@ -396,7 +403,7 @@ export class SpecExpansion {
    * `checkTrace` (window and rate scale) for each configuration. Under `invalid: error` the first
    * invalid configuration is a ConfigError naming it; under `skip` it is left out and counted.
    */
-  validate(checkTrace: (ref: TraceRef) => string | null = () => null): Validation {
+  validate(checkTrace: (ref: TraceRef, prefixCache: boolean) => string | null = () => null): Validation {
     const laneKeys = this.params.map((p) => p.key).filter((k) => /^(profile|router|scheduler|predictor)(\.|$)/.test(k));
     const laneErrors = new Map<string, string | null>();
     const skip = this.loaded.spec.invalid === 'skip';
@@ -422,7 +429,7 @@ export class SpecExpansion {
         if (laneErrors.size >= CACHE_LIMIT * 16) laneErrors.clear();
         laneErrors.set(key, error);
       }
-      error ??= checkTrace(this.traceRef(values));
+      error ??= checkTrace(this.traceRef(values), values.prefixCache === 'on');
       if (error === null) continue;
       const reason = `${this.describe(index, values)}: ${error}`;
       if (!skip) throw new ConfigError(`${this.loaded.label}: ${reason}\n(set "invalid: skip" in the spec to leave invalid configurations out)`);

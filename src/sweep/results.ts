@@ -33,7 +33,7 @@ export const FILES = {
 /** Result-set layout version: 2 keys configurations by trace content (1 keyed them by trace path). */
 export const RESULT_FORMAT = 2;
 
-const INTEGER_METRICS = /(^|_)(count|requests|completed|rejected|preemptions|iterations|max_model_len|kv_capacity)$/;
+const INTEGER_METRICS = /(^|_)(count|requests|completed|rejected|preemptions|iterations|max_model_len|kv_capacity|lookups|hits|lookup_tokens|hit_tokens|evicted_blocks|out_of_order)$/;
 
 /** Flattens a summary: {ttft_ms: {p99}} -> ttft_ms_p99. The SLO targets are parameters, not metrics. */
 export function flattenSummary(s: MetricsSummary): Record<string, number> {

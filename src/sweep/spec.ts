@@ -66,6 +66,7 @@ export function paramDefs(traceNames: string[] = []): ParamDef[] {
     ...policyParamDefs('scheduler', ENGINE_SCHEDULERS),
     def('predictor', 'string', z.enum(PREDICTOR_NAMES as [string, ...string[]]), 'output-length predictor for the policies that read predictions'),
     ...policyParamDefs('predictor', PREDICTORS),
+    def('prefixCache', 'string', z.enum(['on', 'off']), 'prefix caching on every replica: on or off (on needs a trace with prefix hashes)'),
     def(
       'profile',
       'string',
@@ -95,6 +96,7 @@ export const DEFAULTS: Record<string, Value> = {
   router: 'round-robin',
   scheduler: 'vllm-fcfs',
   predictor: DEFAULT_PREDICTOR,
+  prefixCache: 'off',
   profile: DEFAULT_PROFILE,
   seed: 0,
   'slo.ttftMs': 2000,

@@ -12,6 +12,7 @@ import { chooseEngine, runJobs } from '../sim/engine.js';
 import type { BackendInfo, EngineChoice, Job, JobResult } from '../sim/job.js';
 import { DEFAULT_SLO } from '../sim/lane.js';
 import { loadTrace } from '../trace/readers.js';
+import { isSyntheticSpec, parseSyntheticSpec } from '../trace/synthetic.js';
 import { scaledWindowProblem, scaleTrace, windowRange, windowTrace, type Trace } from '../trace/trace.js';
 import { assertOutputDir, writeAtomic } from '../write-atomic.js';
 import { hashOf, SpecExpansion, type SweepConfig, type TraceRef, type Validation } from './expand.js';
@@ -58,7 +59,9 @@ class TraceCache {
     const key = `${ref.resolvedPath}\u0000${ref.format}\u0000${ref.skipBadRows}`;
     let file = this.files.get(key);
     if (!file) {
-      file = loadTrace(ref.resolvedPath, { format: ref.format as never, skipBadRows: ref.skipBadRows });
+      file = isSyntheticSpec(ref.resolvedPath)
+        ? parseSyntheticSpec(ref.resolvedPath)
+        : loadTrace(ref.resolvedPath, { format: ref.format as never, skipBadRows: ref.skipBadRows });
       this.files.set(key, file);
     }
     return file;
@@ -78,8 +81,9 @@ class TraceCache {
   }
 
   /** Why a configuration's trace cannot be prepared (a window without requests, a rate scale beyond the limits), or null; builds nothing. */
-  check(ref: TraceRef): string | null {
+  check(ref: TraceRef, prefixCache: boolean): string | null {
     const file = this.file(ref);
+    if (prefixCache && !file.prefixHashes) return `prefixCache is on but trace ${ref.name} has no prefix hashes (Mooncake hash_ids or a sessions: workload)`;
     const range = windowRange(file, ref.startS, ref.durationS ?? Infinity);
     if (range.hi === range.lo) return noRequest(ref);
     return scaledWindowProblem(file, range, ref.rateScale)?.message ?? null;
@@ -93,7 +97,7 @@ class TraceCache {
 export function specJobBatches(specPath: string, batchSize: number): { total: number; batches: Generator<{ configs: SweepConfig[]; jobs: Job[] }> } {
   const exp = new SpecExpansion(loadSpec(specPath));
   const traces = new TraceCache();
-  const validation = exp.validate((ref) => traces.check(ref));
+  const validation = exp.validate((ref, prefixCache) => traces.check(ref, prefixCache));
   function* batches() {
     let batch: SweepConfig[] = [];
     for (let i = 0; i <= exp.generated; i++) {
@@ -169,7 +173,7 @@ export async function runSweep(specPath: string, o: SweepOptions): Promise<Sweep
   try {
     checkDirectory(out, o, loaded, specHash, digests, shard);
     const traces = new TraceCache();
-    const validation = exp.validate((ref) => traces.check(ref));
+    const validation = exp.validate((ref, prefixCache) => traces.check(ref, prefixCache));
     const columns = columnsFor(exp.params);
     const expected = expectedRows(exp.generated, validation, shard);
     const journaled = o.resume ? scanJournal(out) : new Map();

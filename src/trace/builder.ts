@@ -63,9 +63,10 @@ export class TraceBuilder {
   constructor(
     readonly path: string,
     private readonly skipBadRows: boolean,
-    private readonly withPrefixes = false,
+    /** Prompt tokens per prefix hash when the format carries hashes (Mooncake: 512), else 0. */
+    private readonly prefixBlockTokens = 0,
   ) {
-    if (withPrefixes) this.offsets.push(0);
+    if (prefixBlockTokens > 0) this.offsets.push(0);
   }
 
   /** Fatal whatever skipBadRows says (missing column, empty file, unreadable syntax). */
@@ -104,7 +105,7 @@ export class TraceBuilder {
     this.arrivals.push(arrival.us);
     this.prompts.push(prompt);
     this.outputs.push(output);
-    if (this.withPrefixes) {
+    if (this.prefixBlockTokens > 0) {
       for (const h of hashes ?? []) this.hashes.push(h);
       if (this.hashes.length > 0xffffffff) this.fail(line, 'more than 2^32 prefix hashes in all');
       this.offsets.push(this.hashes.length);
@@ -129,9 +130,10 @@ export class TraceBuilder {
       outputTokens: this.outputs.toArray(),
       skippedRows: this.skipped,
     };
-    if (this.withPrefixes) {
+    if (this.prefixBlockTokens > 0) {
       trace.prefixHashes = this.hashes.toArray();
       trace.prefixOffsets = this.offsets.toArray();
+      trace.prefixBlockTokens = this.prefixBlockTokens;
     }
     return trace;
   }

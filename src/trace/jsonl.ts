@@ -10,8 +10,8 @@ export interface JsonlLayout {
   arrival: { names: string[]; unitFor: (key: string) => TimeUnit };
   prompt: string[];
   output: string[];
-  /** Key of the prefix-block hash list (Mooncake `hash_ids`); a row without it has no prefix blocks. */
-  hashes?: string;
+  /** Key of the prefix-block hash list (Mooncake `hash_ids`) and tokens per hash; a row without it has no prefix blocks. */
+  hashes?: { key: string; blockTokens: number };
   hint?: (keys: string[]) => string | undefined;
 }
 
@@ -47,7 +47,7 @@ function parseHashes(field: string, raw: unknown): number[] {
 }
 
 export function readJsonlTrace(path: string, lines: Iterable<Line>, layout: JsonlLayout, skipBadRows: boolean): Trace {
-  const b: TraceBuilder = new TraceBuilder(path, skipBadRows, layout.hashes !== undefined);
+  const b: TraceBuilder = new TraceBuilder(path, skipBadRows, layout.hashes?.blockTokens ?? 0);
   let keys: { arrival: string; prompt: string; output: string; unit: TimeUnit } | undefined;
   let rows = 0;
   for (const { number: line, text } of lines) {
@@ -88,7 +88,7 @@ export function readJsonlTrace(path: string, lines: Iterable<Line>, layout: Json
       const us = parseArrivalUs(k.arrival, rawArrival, k.unit);
       const prompt = parseTokens(k.prompt, get(k.prompt), 'prompt');
       const output = parseTokens(k.output, get(k.output), 'output');
-      const hashes = layout.hashes === undefined ? undefined : parseHashes(layout.hashes, row[layout.hashes]);
+      const hashes = layout.hashes === undefined ? undefined : parseHashes(layout.hashes.key, row[layout.hashes.key]);
       b.add(line, { field: k.arrival, raw: rawArrival, us }, prompt, output, hashes);
     });
   }

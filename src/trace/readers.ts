@@ -58,7 +58,7 @@ const MOONCAKE: JsonlLayout = {
   arrival: { names: ['timestamp'], unitFor: () => 'ms' },
   prompt: ['input_length'],
   output: ['output_length'],
-  hashes: 'hash_ids',
+  hashes: { key: 'hash_ids', blockTokens: 512 },
 };
 
 function unitOf(name: string, given?: TimeUnit): TimeUnit {

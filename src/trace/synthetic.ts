@@ -5,6 +5,7 @@ import { quote } from '../printable.js';
 import { draw } from '../rng.js';
 import { TraceError } from './errors.js';
 import { loadLengths } from './readers.js';
+import { buildSessions, type SessionShape } from './sessions.js';
 import { checkTraceLimits, type Trace } from './trace.js';
 
 export type LengthModel =
@@ -129,27 +130,28 @@ function checkCommon(o: PoissonOptions): void {
   }
 }
 
-function fillLengths(n: number, seed: number, l: LengthModel): { promptTokens: Uint32Array; outputTokens: Uint32Array } {
-  const promptTokens = new Uint32Array(n);
-  const outputTokens = new Uint32Array(n);
+/** (prompt, output) of request i under a length model: a pure function of (seed, i). */
+function lengthSampler(seed: number, l: LengthModel): (i: number) => [number, number] {
   if (l.kind === 'lognormal') {
     const lognormal = (median: number, sigma: number, max: number, z: number) =>
       Math.min(max, Math.max(1, Math.round(median * Math.exp(sigma * z))));
     const maxP = l.maxPrompt ?? U32_MAX;
     const maxO = l.maxOutput ?? U32_MAX;
-    for (let i = 0; i < n; i++) {
-      promptTokens[i] = lognormal(l.promptMedian, l.promptSigma, maxP, normal(seed, PROMPT, i));
-      outputTokens[i] = lognormal(l.outputMedian, l.outputSigma, maxO, normal(seed, OUTPUT, i));
-    }
-  } else {
-    const src = l.trace;
-    const m = src.promptTokens.length;
-    for (let i = 0; i < n; i++) {
-      const j = Math.min(m - 1, Math.floor(uniform(seed, PICK, i) * m));
-      promptTokens[i] = Math.max(1, src.promptTokens[j]);
-      outputTokens[i] = Math.max(1, src.outputTokens[j]);
-    }
+    return (i) => [lognormal(l.promptMedian, l.promptSigma, maxP, normal(seed, PROMPT, i)), lognormal(l.outputMedian, l.outputSigma, maxO, normal(seed, OUTPUT, i))];
   }
+  const src = l.trace;
+  const m = src.promptTokens.length;
+  return (i) => {
+    const j = Math.min(m - 1, Math.floor(uniform(seed, PICK, i) * m));
+    return [Math.max(1, src.promptTokens[j]), Math.max(1, src.outputTokens[j])];
+  };
+}
+
+function fillLengths(n: number, seed: number, l: LengthModel): { promptTokens: Uint32Array; outputTokens: Uint32Array } {
+  const promptTokens = new Uint32Array(n);
+  const outputTokens = new Uint32Array(n);
+  const at = lengthSampler(seed, l);
+  for (let i = 0; i < n; i++) [promptTokens[i], outputTokens[i]] = at(i);
   return { promptTokens, outputTokens };
 }
 
@@ -206,21 +208,62 @@ export function gammaTrace(o: GammaOptions): Trace {
   return build(`gamma ${o.ratePerS}/s cv ${o.cv} ${o.durationS}s seed ${o.seed}`, source, arrivals, o.seed, o.lengths);
 }
 
+export interface SessionsOptions extends SessionShape {
+  seed: number;
+  /** Lengths of each turn's new message (prompt) and answer (output). */
+  lengths: LengthModel;
+}
+
+/** Message and answer lengths of the sessions workload unless given: short chat turns. */
+export const SESSION_LENGTHS: LengthModel = {
+  kind: 'lognormal',
+  promptMedian: 300,
+  promptSigma: 1,
+  outputMedian: 200,
+  outputSigma: 1,
+  maxPrompt: 4096,
+  maxOutput: 2048,
+};
+
+/** Multi-turn sessions sharing system prompts, with prefix hashes (src/trace/sessions.ts). */
+export function sessionsTrace(o: SessionsOptions): Trace {
+  checkCommon(o);
+  check(Number.isFinite(o.turns) && o.turns >= 1 && o.turns <= 1000, `turns must be a number in [1, 1000], got ${o.turns}`);
+  check(Number.isFinite(o.thinkS) && o.thinkS >= 0, `think must be a number of seconds >= 0, got ${o.thinkS}`);
+  for (const [k, v, min] of [['system_prompts', o.systemPrompts, 1], ['system_tokens', o.systemTokens, 0], ['max_context', o.maxContext, 1], ['hash_block', o.hashBlock, 1]] as const) {
+    check(Number.isInteger(v) && v >= min && v <= U32_MAX, `${k} must be an integer >= ${min}, got ${v}`);
+  }
+  const at = lengthSampler(o.seed, o.lengths);
+  const trace = buildSessions(o, { uniform: (stream, c) => uniform(o.seed, stream, c), u32: (stream, c) => draw(o.seed, stream, c), lengths: at });
+  const shape = `turns=${o.turns},think=${o.thinkS},system_prompts=${o.systemPrompts},system_tokens=${o.systemTokens},max_context=${o.maxContext},hash_block=${o.hashBlock}`;
+  return {
+    ...trace,
+    name: `sessions ${o.ratePerS}/s ${o.durationS}s seed ${o.seed}`,
+    source: `sessions:rate=${o.ratePerS},duration=${o.durationS},seed=${o.seed},${shape},${lengthsSpec(o.lengths)}`,
+  };
+}
+
 const COMMON_KEYS = ['rate', 'duration', 'seed', 'lengths', 'prompt_median', 'prompt_sigma', 'output_median', 'output_sigma', 'max_prompt', 'max_output'];
+const SESSION_KEYS = ['turns', 'think', 'system_prompts', 'system_tokens', 'max_context', 'hash_block'];
 const SPEC_KEYS: Record<string, string[]> = {
   poisson: COMMON_KEYS,
   gamma: ['rate', 'cv', ...COMMON_KEYS.slice(1)],
+  sessions: [...COMMON_KEYS.slice(0, 3), ...SESSION_KEYS, ...COMMON_KEYS.slice(3)],
 };
+
+/** Defaults of the sessions keys. */
+const SESSION_DEFAULTS = { turns: 4, think: 60, system_prompts: 8, system_tokens: 1024, max_context: 8192, hash_block: 16 };
 
 export const SYNTHETIC_KINDS = Object.keys(SPEC_KEYS);
 
-/** True for strings that parseSyntheticSpec handles (`poisson:...`, `gamma:...`). */
+/** True for strings that parseSyntheticSpec handles (`poisson:...`, `gamma:...`, `sessions:...`). */
 export function isSyntheticSpec(s: string): boolean {
-  return /^(poisson|gamma):/.test(s);
+  return /^(poisson|gamma|sessions):/.test(s);
 }
 
 /**
- * `poisson:rate=5,duration=600,seed=1` or `gamma:rate=5,cv=3,duration=600,seed=1`, plus optional
+ * `poisson:rate=5,duration=600,seed=1`, `gamma:rate=5,cv=3,duration=600,seed=1` or
+ * `sessions:rate=0.5,duration=600,seed=1` (with the sessions keys of SESSION_DEFAULTS), plus optional
  * lognormal keys (prompt_median, prompt_sigma, output_median, output_sigma, max_prompt, max_output)
  * or `lengths=<file>` to sample (prompt, output) pairs from a trace or lengths file.
  */
@@ -255,7 +298,7 @@ export function parseSyntheticSpec(spec: string): Trace {
     if (lognormalKeys.length > 0) throw new TraceError(`synthetic spec ${quote(spec)}: lengths=<file> cannot be combined with ${lognormalKeys.join(', ')}`);
     lengths = { kind: 'empirical', trace: loadLengths(values.get('lengths')!) };
   } else {
-    const d = DEFAULT_LENGTHS as Extract<LengthModel, { kind: 'lognormal' }>;
+    const d = (kind === 'sessions' ? SESSION_LENGTHS : DEFAULT_LENGTHS) as Extract<LengthModel, { kind: 'lognormal' }>;
     lengths = {
       kind: 'lognormal',
       promptMedian: num('prompt_median', d.promptMedian),
@@ -267,6 +310,18 @@ export function parseSyntheticSpec(spec: string): Trace {
     };
   }
   const base = { ratePerS: num('rate'), durationS: num('duration'), seed: num('seed', 0), lengths };
-  const trace = kind === 'gamma' ? gammaTrace({ ...base, cv: num('cv') }) : poissonTrace(base);
+  const sessions = () => {
+    const d = SESSION_DEFAULTS;
+    return sessionsTrace({
+      ...base,
+      turns: num('turns', d.turns),
+      thinkS: num('think', d.think),
+      systemPrompts: num('system_prompts', d.system_prompts),
+      systemTokens: num('system_tokens', d.system_tokens),
+      maxContext: num('max_context', d.max_context),
+      hashBlock: num('hash_block', d.hash_block),
+    });
+  };
+  const trace = kind === 'gamma' ? gammaTrace({ ...base, cv: num('cv') }) : kind === 'sessions' ? sessions() : poissonTrace(base);
   return checkTraceLimits({ ...trace, source: spec }, `synthetic spec ${quote(spec)}`);
 }

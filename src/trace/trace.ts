@@ -17,9 +17,15 @@ export interface Trace {
   arrivalUs: Float64Array; // integers, non-decreasing, first is 0 after loading
   promptTokens: Uint32Array; // >= 1
   outputTokens: Uint32Array; // >= 1
-  /** Optional prefix-block hashes (Mooncake): hashes of request i are prefixHashes[prefixOffsets[i] .. prefixOffsets[i+1]). */
+  /**
+   * Optional prefix-block hashes (Mooncake `hash_ids`, the sessions workload): hashes of request i are
+   * prefixHashes[prefixOffsets[i] .. prefixOffsets[i+1]), one per `prefixBlockTokens` tokens of its
+   * prompt (the last may cover fewer); equal hashes at the same depth mean a shared prompt prefix.
+   */
   prefixHashes?: Uint32Array;
   prefixOffsets?: Uint32Array;
+  /** Prompt tokens per prefix hash (512 for Mooncake); set whenever prefixHashes is. */
+  prefixBlockTokens?: number;
   /** Rows skipped under --skip-bad-rows; always reported, never silent. */
   skippedRows: number;
 }

@@ -42,6 +42,19 @@ describe('sweep report', () => {
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
   });
 
+  it('adds the prefix-cache hit-rate plot and column when a configuration cached prefixes, each cache setting its own policy', async () => {
+    const spec = join(work, 'sessions.yaml');
+    writeFileSync(spec, `name: cached\ntraces:\n  s: { path: "sessions:rate=1,duration=60,seed=2" }\nfixed: { replicas: 2, router: prefix-affinity }\ngrid:\n  prefixCache: ["off", "on"]\n  rateScale: [1, 2]\n`);
+    const out = join(work, 'cached');
+    await runSweep(spec, { out, engine: 'cpu', threads: 1, progress: 'none' });
+    const html = readFileSync(await writeReport(out), 'utf8');
+    expect(html).toContain('id="prefix-cache"');
+    expect(html.match(/<svg[^>]*class="marks"/g)).toHaveLength(6);
+    expect(html).toContain('>prefix_cache_hit_rate_tokens</th>');
+    expect(html).toContain('prefix-affinity + vllm-fcfs + prefix cache');
+    expect(html).toMatch(/<td>policies \(router \+ scheduler\)<\/td><td>2<\/td>/);
+  });
+
   // Skipped only outside CI, where a developer may lack Chromium; .ci/run installs it, so CI never skips.
   it.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('loads in headless Chromium without console errors, shows the plots, sorts the table', async () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });

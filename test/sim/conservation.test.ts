@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { resolveProfile } from '../../src/model/profile.js';
 import { firstDifference, summarizeRaw, type RawMetrics } from '../../src/metrics/record.js';
-import { SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
+import { defaultBatching, SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
 import { ROUTER_NAMES } from '../../src/policy/router/index.js';
 import { argminRotating, type Router } from '../../src/policy/router/types.js';
 import { gpuPolicies, randomJobs } from '../../src/sim/compare.js';
 import { simulate, Status, type PerRequestRows } from '../../src/sim/cpu/simulator.js';
 import { resolveLane, type Lane, type LaneSpec } from '../../src/sim/lane.js';
 import { loadTrace } from '../../src/trace/readers.js';
+import { parseSyntheticSpec } from '../../src/trace/synthetic.js';
 import { scaleTrace, windowTrace, type Trace } from '../../src/trace/trace.js';
 
 const azure = loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname);
@@ -149,5 +150,58 @@ describe('determinism', () => {
   it('changes random routing with the seed', () => {
     const raws = [1, 2].map((seed) => simulate(trace, resolveLane(spec('random', 'vllm-fcfs', seed))).raw);
     expect(firstDifference(raws[0], raws[1])).not.toBeNull();
+  });
+});
+
+// Prefix caching on (INV-1 with shared and evictable cached blocks, INV-4, INV-5) over traces with
+// prefix hashes: multi-turn sessions and Mooncake, under memory pressure.
+describe('prefix caching on', () => {
+  const sessions = parseSyntheticSpec('sessions:rate=1,duration=120,seed=5,turns=4,think=5,system_prompts=3,system_tokens=700');
+  const mooncake = windowTrace(loadTrace(new URL('../../traces/mooncake-conversation-10min.jsonl', import.meta.url).pathname), 0, 90);
+  const cachedSpec = (router: string, scheduler: string, t: Trace): LaneSpec => ({
+    replicas: 3,
+    router: { name: router },
+    scheduler: { name: scheduler },
+    profile: resolveProfile('llama3-8b-h100', {
+      kvBlocks: t === mooncake ? 9000 : 600,
+      maxModelLen: t === mooncake ? 131072 : 8192,
+      maxBatchedTokens: defaultBatching(scheduler).wholePrompts ? (t === mooncake ? 131072 : 8192) : 2048,
+    }),
+    seed: 3,
+    prefixCache: 'on',
+  });
+  const CACHED_PAIRS = [
+    ...SCHEDULER_NAMES.map((s) => ['prefix-affinity', s]),
+    ...ROUTER_NAMES.filter((r) => r !== 'prefix-affinity').map((r) => [r, 'chunked-prefill']),
+    ['prefix-score', 'sglang'],
+  ];
+  describe.each(CACHED_PAIRS)('%s x %s on sessions', (router, scheduler) => {
+    it('holds the invariants, conserves requests, caches prefixes and is unchanged by fast-forward', () => {
+      const lane = resolveLane(cachedSpec(router, scheduler, sessions));
+      const { raw, perRequest } = simulate(sessions, lane, { perRequest: true, checkInvariants: true });
+      expectConserved(sessions, lane, raw, perRequest!);
+      expect(raw.prefixHitTokens).toBeGreaterThan(0);
+      expect(firstDifference(raw, simulate(sessions, lane, { fastForward: false }).raw)).toBeNull();
+    });
+  });
+  it.each(['vllm-fcfs', 'chunked-prefill', 'sglang'])('holds on 90 s of Mooncake (%s behind prefix-affinity), with evictions', (scheduler) => {
+    const lane = resolveLane(cachedSpec('prefix-affinity', scheduler, mooncake));
+    const { raw, perRequest } = simulate(mooncake, lane, { perRequest: true, checkInvariants: true });
+    expectConserved(mooncake, lane, raw, perRequest!);
+    expect(raw.prefixEvictedBlocks).toBeGreaterThan(0);
+    expect(firstDifference(raw, simulate(mooncake, lane, { fastForward: false }).raw)).toBeNull();
+  });
+  const jobs = [...randomJobs(sessions, 12, 612, 'all'), ...randomJobs(mooncake, 12, 613, 'all')];
+  it.each(jobs.map((job, i) => [i, job.spec.router.name, job.spec.scheduler.name, job.spec.prefixCache ?? 'off', job] as const))(
+    'random #%i %s x %s (prefix cache %s): invariants hold, requests are conserved, fast-forward changes nothing',
+    (_i, _r, _s, _c, job) => {
+      const lane = resolveLane(job.spec);
+      const { raw, perRequest } = simulate(job.trace, lane, { perRequest: true, checkInvariants: true });
+      expectConserved(job.trace, lane, raw, perRequest!);
+      expect(firstDifference(raw, simulate(job.trace, lane, { fastForward: false }).raw)).toBeNull();
+    },
+  );
+  it('draws caching on and off', () => {
+    expect(new Set(jobs.map((j) => j.spec.prefixCache ?? 'off'))).toEqual(new Set(['on', 'off']));
   });
 });

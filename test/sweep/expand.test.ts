@@ -81,4 +81,12 @@ describe('sweep expansion', () => {
     expect(new Set(policies.configs.map((c) => `${c.columns.router}/${c.columns.scheduler}`)).size).toBe(15);
     expect(expandSpec(loadSpec(join(root, 'sweeps/tuning-4096.yaml'))).configs).toHaveLength(4096);
   });
+
+  it('prefixCache: a column, and off leaves the configuration id what it was before the key existed', () => {
+    const exp = expand({ grid: { prefixCache: ['off', 'on'] } });
+    expect(exp.configs.map((c) => c.columns.prefix_cache)).toEqual(['off', 'on']);
+    expect(exp.configs.map((c) => c.lane.prefixCache)).toEqual([undefined, 'on']);
+    expect(exp.configs[0].id).toBe(expand({}).configs[0].id);
+    expect(exp.configs[1].id).not.toBe(exp.configs[0].id);
+  });
 });

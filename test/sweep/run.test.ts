@@ -119,6 +119,29 @@ describe('sweep runs, shards, merge and resume', () => {
   });
 });
 
+describe('a sweep over the sessions workload with prefix caching', () => {
+  it('runs a synthetic trace, reports hit rates where caching is on, and fails a cached configuration on a trace without hashes', async () => {
+    const spec = join(work, 'sessions.yaml');
+    writeFileSync(
+      spec,
+      `traces:
+  sessions: { path: "sessions:rate=1,duration=60,seed=2" }
+fixed: { replicas: 2, router: prefix-affinity }
+grid:
+  prefixCache: ["off", "on"]
+`,
+    );
+    const out = join(work, 'sessions');
+    await runSweep(spec, { ...quiet, out, threads: 1 });
+    const { rows } = await readAllRows(out);
+    expect(rows.map((r) => [r.prefix_cache, (r.prefix_cache_hit_rate_tokens as number) > 0])).toEqual([['off', false], ['on', true]]);
+    expect(rows[1].ttft_ms_mean as number).toBeLessThan(rows[0].ttft_ms_mean as number);
+    const azure = join(work, 'azure-cached.yaml');
+    writeFileSync(azure, `traces:\n  azure: { path: ${join(root, 'traces/azure-conv-2023.csv')} }\nfixed: { window.duration: 10, prefixCache: "on" }\n`);
+    await expect(runSweep(azure, { ...quiet, out: join(work, 'azure-cached'), threads: 1 })).rejects.toThrow(/configuration #0: prefixCache is on but trace azure has no prefix hashes/);
+  });
+});
+
 function readdirNoTmp(dir: string): string[] {
   return readdirSync(dir).sort();
 }

@@ -152,3 +152,60 @@ describe('parseSyntheticSpec', () => {
     expect(() => parseSyntheticSpec(spec)).toThrow(message);
   });
 });
+
+describe('sessions workload', () => {
+  const spec = 'sessions:rate=1,duration=300,seed=4,turns=5,think=20,system_prompts=3,system_tokens=1000,hash_block=16';
+  const t = parseSyntheticSpec(spec);
+  const hashes = (i: number) => Array.from(t.prefixHashes!.subarray(t.prefixOffsets![i], t.prefixOffsets![i + 1]));
+  const sysUnits = Math.floor(1000 / 16);
+
+  it('is reproducible, sorted, within its context limit, with one hash per 16 prompt tokens', () => {
+    const again = parseSyntheticSpec(spec);
+    expect(same(t, again)).toBe(true);
+    expect(bytes(t.prefixHashes!).equals(bytes(again.prefixHashes!))).toBe(true);
+    expect(same(t, parseSyntheticSpec(spec.replace('seed=4', 'seed=5')))).toBe(false);
+    expect(t.prefixBlockTokens).toBe(16);
+    expect(t.arrivalUs[0]).toBe(0);
+    for (let i = 0; i < t.arrivalUs.length; i++) {
+      if (i > 0) expect(t.arrivalUs[i]).toBeGreaterThanOrEqual(t.arrivalUs[i - 1]);
+      expect(t.arrivalUs[i]).toBeLessThan(300e6);
+      expect(t.promptTokens[i]).toBeGreaterThan(1000);
+      expect(t.promptTokens[i] + t.outputTokens[i]).toBeLessThanOrEqual(8192);
+      expect(hashes(i)).toHaveLength(Math.ceil(t.promptTokens[i] / 16));
+    }
+  });
+
+  it('shares system prompts across sessions and extends each turn with the previous prompt and answer', () => {
+    // A session is named by its first unit after the system prompt (fresh in turn 1, kept by later turns).
+    const sessions = new Map<number, number[]>();
+    const systemPrompts = new Set<number>();
+    for (let i = 0; i < t.arrivalUs.length; i++) {
+      const h = hashes(i);
+      systemPrompts.add(h[0]);
+      // The system prompt's units are p x sysUnits + u.
+      expect(h.slice(0, sysUnits)).toEqual(Array.from({ length: sysUnits }, (_, u) => h[0] + u));
+      if (t.promptTokens[i] >= (sysUnits + 1) * 16 + 16) (sessions.get(h[sysUnits]) ?? sessions.set(h[sysUnits], []).get(h[sysUnits])!).push(i);
+    }
+    expect(systemPrompts.size).toBe(3);
+    let followUps = 0;
+    for (const turns of sessions.values()) {
+      for (let k = 1; k < turns.length; k++) {
+        const [prev, next] = [turns[k - 1], turns[k]];
+        expect(t.promptTokens[next]).toBeGreaterThan(t.promptTokens[prev] + t.outputTokens[prev]);
+        const kept = Math.floor(t.promptTokens[prev] / 16);
+        expect(hashes(next).slice(0, kept)).toEqual(hashes(prev).slice(0, kept));
+        // The previous prompt's partial last unit continues with its answer: a new unit.
+        if (t.promptTokens[prev] % 16 !== 0) expect(hashes(next)[kept]).not.toBe(hashes(prev)[kept]);
+        followUps++;
+      }
+    }
+    expect(sessions.size).toBeGreaterThan(200);
+    expect(followUps).toBeGreaterThan(400);
+  });
+
+  it('names a bad sessions key or value', () => {
+    expect(() => parseSyntheticSpec('sessions:rate=1,duration=10,turn=3')).toThrow(/unknown key "turn".*valid keys for sessions: rate, duration, seed, turns, think/);
+    expect(() => parseSyntheticSpec('sessions:rate=1,duration=10,hash_block=0')).toThrow(/hash_block must be an integer >= 1/);
+    expect(() => parseSyntheticSpec('sessions:rate=1,duration=10,turns=0.5')).toThrow(/turns must be a number in \[1, 1000\]/);
+  });
+});

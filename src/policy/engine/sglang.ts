@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { BatchContext } from './batching/types.js';
 import { victimPosition } from './batching/running.js';
 import { maxTokensOf, maxTokensParam } from './common-params.js';
+import { longestPrefixFirst } from './longest-prefix.js';
 import type { AdmissionRule, EngineScheduler, LaneConstants, RequestTable, SchedulerRules } from './types.js';
 import { watermarkPermille } from './watermark.js';
 
@@ -14,6 +15,8 @@ const params = z
     minNewTokenRatioFactor: z.number().min(0).max(1).default(0.14).describe('floor of the ratio as a share of the initial ratio (default_min_new_token_ratio_factor)'),
     newTokenRatioDecaySteps: z.number().int().min(1).max(1_000_000).default(600).describe('decode iterations for the ratio to decay from its initial value to its floor'),
     retractDecodeSteps: z.number().int().min(0).max(4096).default(20).describe('retraction frees memory for this many decode tokens per remaining request (retract_decode_steps)'),
+    schedulePolicy: z.enum(['fcfs', 'lpm']).default('fcfs').describe('waiting order (--schedule-policy): fcfs, or lpm (longest cached prefix first; needs --prefix-cache on to differ)'),
+    lpmMaxWaiting: z.number().int().min(0).max(1 << 20).default(128).describe('lpm serves the queue in FCFS order while more than this many requests wait (SGLang: 128)'),
   })
   .strict();
 
@@ -59,7 +62,7 @@ function ratioAdmission(p: Params, lane: LaneConstants): AdmissionRule {
     },
     admit(ctx, j, tokens, force) {
       const t = ctx.requests;
-      const extend = t.prefillTarget[j];
+      const extend = t.prefillTarget[j] - ctx.cachedTokens(j); // extend_input_len: the tokens past the cached prefix
       const total = extend + clippedNew(t, j, p, lane);
       if (!force && total >= remTokens) return false;
       remTokens -= tokens < extend ? tokens : total;
@@ -108,7 +111,7 @@ function floorDiv(a: number, b: number): number {
 }
 
 /**
- * SGLang's scheduler with schedule_policy fcfs (managers/scheduler.py, schedule_policy.py,
+ * SGLang's scheduler with schedule_policy fcfs or lpm (managers/scheduler.py, schedule_policy.py,
  * schedule_batch.py): prefill-priority batching; a waiting queue in (re)insertion order (retracted
  * requests go to its back: key = insertion time); conservative admission by a new-token ratio that
  * decays after every decode iteration without retraction and jumps back after one; retraction of
@@ -116,7 +119,7 @@ function floorDiv(a: number, b: number): number {
  */
 export const sglang: EngineScheduler<Params> = {
   name: 'sglang',
-  summary: 'SGLang fcfs: prefill-priority batching, new-token-ratio admission, retract fewest-generated on decode OOM',
+  summary: 'SGLang fcfs or lpm: prefill-priority batching, new-token-ratio admission, retract fewest-generated on decode OOM',
   params,
   batching: () => 'prefill-priority',
   key: (_t, _j, nowUs) => BigInt(nowUs),
@@ -130,6 +133,7 @@ export const sglang: EngineScheduler<Params> = {
       beforeDecode: retractBeforeDecode(p, lane, c),
       // The ratio decays at every decode iteration, so a queued request may become admissible during a run of them.
       foldWithWaiting: false,
+      admissionOrder: p.schedulePolicy === 'lpm' ? longestPrefixFirst(p.lpmMaxWaiting) : null,
       initReplica: (words) => {
         words[RATIO] = c.init;
       },
@@ -146,5 +150,7 @@ export const sglang: EngineScheduler<Params> = {
     { maxTokens: 'max-model-len' },
     { initNewTokenRatio: 0.3, newTokenRatioDecaySteps: 50, retractDecodeSteps: 4 },
     { clipMaxNewTokens: 64, minNewTokenRatioFactor: 0.5 },
+    { schedulePolicy: 'lpm' },
+    { schedulePolicy: 'lpm', lpmMaxWaiting: 4 },
   ],
 };

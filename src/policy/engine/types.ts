@@ -11,6 +11,13 @@ export interface RequestShape {
   outputTokens: number;
   /** The lane predictor's output length for this request (input preparation, docs/policies.md). */
   predictedOutputTokens: number;
+  /**
+   * Chain ids of the request's prefix units (src/sim/prefix-units.ts: one per `prefixUnitTokens`
+   * prompt tokens; equal ids = equal prompts up to the end of that unit); empty when the trace has
+   * no prefix hashes.
+   */
+  prefixUnits: ArrayLike<number>;
+  prefixUnitTokens: number;
 }
 
 /**
@@ -79,6 +86,12 @@ export interface SchedulerRules {
   beforeDecode: ((ctx: BatchContext) => void) | null;
   /** Whether a pure-decode iteration may be fast-forwarded while requests wait (docs/semantics.md). */
   foldWithWaiting: boolean;
+  /**
+   * The order in which waiting requests are considered for admission, fixed when a batch formation
+   * begins (e.g. SGLang's longest prefix match); null: (key, index) order. The waiting queue itself
+   * stays in key order. A scheduler with one folds only while nothing waits.
+   */
+  admissionOrder: ((ctx: BatchContext) => number[]) | null;
   /** Sets request j's own words when it arrives (before its first key). */
   initRequest: ((t: RequestTable, j: number) => void) | null;
   /** Tokens request j may still generate before its key changes (a fold stops there); null: never. */
@@ -98,6 +111,7 @@ export const DEFAULT_RULES: SchedulerRules = {
   displaces: null,
   beforeDecode: null,
   foldWithWaiting: true,
+  admissionOrder: null,
   initRequest: null,
   tokensUntilRekey: null,
   rekeyAfterTokens: null,

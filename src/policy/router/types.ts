@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { RequestShape } from '../engine/types.js';
 
 /**
@@ -28,7 +28,16 @@ export interface ClusterView {
   routed: number;
 }
 
-export interface Router<P = Record<string, never>> {
+/** What a router with its own state learns once, at the start of a run. */
+export interface RouterSetup {
+  replicas: number;
+  kvBlocks: number;
+  blockSize: number;
+  /** Prompt tokens per prefix unit of the trace (0 when it has no prefix hashes). */
+  prefixUnitTokens: number;
+}
+
+export interface Router<P = Record<string, never>, S = undefined> {
   name: string;
   summary: string;
   params: z.ZodType<P>;
@@ -36,8 +45,24 @@ export interface Router<P = Record<string, never>> {
   samples?: readonly Record<string, unknown>[];
   /** Reads predictedDecodeTokens (the simulator keeps that view only then). */
   usesPrediction?: boolean;
-  route(view: ClusterView, request: RequestShape, seed: number, params: P): number;
+  /** Reads the request's prefix units (the simulator prepares them only then). */
+  usesPrefixes?: boolean;
+  /**
+   * The router's own memory (e.g. what it routed where), created at the start of a run and changed
+   * only by route(); integers, bounded by the lane's parameters.
+   */
+  init?(setup: RouterSetup, params: P): S;
+  /**
+   * How stale the replica views it reads are: a snapshot refreshed every this many µs
+   * (docs/semantics.md, "Routers"); 0 or absent: live views.
+   */
+  refreshUs?(params: P): number;
+  route(view: ClusterView, request: RequestShape, seed: number, params: P, state: S): number;
 }
+
+/** A router parameter: its replica views are a snapshot refreshed every this many ms (0: live). */
+export const refreshMs = (fallback: number) =>
+  z.number().int().min(0).max(3_600_000).default(fallback).describe('replica views (load, KV use) are a snapshot refreshed every this many ms; 0: live');
 
 /**
  * Index of the smallest (primary(r), secondary(r)) in lexicographic order; full ties go to the first
@@ -59,4 +84,15 @@ export function argminRotating(
     if (p < bestP || (p === bestP && secondary(r) < secondary(best))) best = r;
   }
   return best;
+}
+
+/** The fewest and most outstanding requests on any replica. */
+export function outstandingRange(view: ClusterView): { min: number; max: number } {
+  let min = view.outstanding[0];
+  let max = min;
+  for (let r = 1; r < view.replicas; r++) {
+    min = Math.min(min, view.outstanding[r]);
+    max = Math.max(max, view.outstanding[r]);
+  }
+  return { min, max };
 }

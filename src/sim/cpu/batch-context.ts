@@ -1,6 +1,6 @@
 // The BatchContext of the CPU reference: what a batching strategy may read and do on one replica
-// when an iteration starts. Queues and KV change at once; metrics are left to the simulator, which
-// reads the batch and the admitted and preempted lists afterwards.
+// when an iteration starts. Queues, KV and the prefix cache change at once; metrics are left to the
+// simulator, which reads the batch and the admitted and preempted lists afterwards.
 import type { BatchContext, BatchLimits } from '../../policy/engine/batching/types.js';
 import { ceilDiv, type SchedulerRules } from '../../policy/engine/types.js';
 import { emptyBatch, type Batch, type Replica } from './replica.js';
@@ -10,10 +10,16 @@ export class CpuBatchContext implements BatchContext {
   private rep!: Replica;
   private r = 0;
   private now = 0;
+  /** The admission order of this formation when the rules give one (null: the waiting queue's). */
+  private order: number[] | null = null;
+  /** The last prefix lookup, reused while the cache is unchanged: request, cache version, limit, blocks hit and held by others. */
+  private hit = { j: -1, version: -1, limit: -1, blocks: 0, held: 0 };
   batch: Batch = emptyBatch();
   /** Requests admitted and preempted by this formation, in order. */
   readonly admitted: number[] = [];
   readonly preempted: number[] = [];
+  /** Admissions of this formation that passed a request waiting ahead of them in key order. */
+  outOfOrder = 0;
 
   constructor(
     readonly limits: BatchLimits,
@@ -31,10 +37,14 @@ export class CpuBatchContext implements BatchContext {
     this.batch = emptyBatch();
     this.admitted.length = 0;
     this.preempted.length = 0;
+    this.outOfOrder = 0;
+    this.hit.j = -1;
+    this.order = null;
+    if (this.rules.admissionOrder && rep.waiting.length > 1) this.order = this.rules.admissionOrder(this);
   }
 
   get waiting(): readonly number[] {
-    return this.rep.waiting;
+    return this.order ?? this.rep.waiting;
   }
   get running(): readonly number[] {
     return this.rep.running;
@@ -44,11 +54,37 @@ export class CpuBatchContext implements BatchContext {
   }
 
   freeBlocks(): number {
-    return this.limits.kvBlocks - this.rep.usedBlocks;
+    return this.rep.freeBlocks();
   }
 
   blocksToAdd(j: number, tokens: number): number {
-    return ceilDiv(this.requests.ctx[j] + tokens, this.limits.blockSize) - this.requests.blocks[j];
+    const t = this.requests;
+    if (this.rep.cache === null || t.status[j] !== Status.Waiting) return ceilDiv(t.ctx[j] + tokens, this.limits.blockSize) - t.blocks[j];
+    const { blocks, held } = this.lookup(j);
+    return ceilDiv(blocks * this.limits.blockSize + tokens, this.limits.blockSize) - held;
+  }
+
+  cachedTokens(j: number): number {
+    return this.rep.cache === null ? 0 : this.lookup(j).blocks * this.limits.blockSize;
+  }
+
+  /**
+   * Waiting request j's cached prefix here: its leading prompt blocks found in the cache, at most
+   * floor((prefillTarget - 1) / blockSize) (one token is always computed, as in vLLM), and how
+   * many of them running requests hold.
+   */
+  private lookup(j: number) {
+    const cache = this.rep.cache!;
+    const hit = this.hit;
+    const limit = Math.min(cache.keys.cacheable(j), Math.floor((this.requests.prefillTarget[j] - 1) / this.limits.blockSize));
+    if (hit.j !== j || hit.version !== cache.version || hit.limit !== limit) {
+      hit.j = j;
+      hit.version = cache.version;
+      hit.limit = limit;
+      hit.blocks = cache.hitBlocks(j, limit);
+      hit.held = cache.heldAmong(j, hit.blocks);
+    }
+    return hit;
   }
 
   scheduled(j: number): boolean {
@@ -61,13 +97,21 @@ export class CpuBatchContext implements BatchContext {
 
   admit(j: number, tokens: number): void {
     const t = this.requests;
-    if (this.rep.waiting[0] !== j) throw new Error(`internal: admitting ${j}, not the head of replica ${this.r}'s waiting queue`);
-    this.rep.waiting.shift();
+    const waiting = this.rep.waiting;
+    if (this.waiting[0] !== j) throw new Error(`internal: admitting ${j}, not the head of replica ${this.r}'s waiting queue`);
+    if (this.order) {
+      this.order.shift();
+      if (waiting[0] !== j) this.outOfOrder++;
+      waiting.splice(waiting.indexOf(j), 1);
+    } else {
+      waiting.shift();
+    }
+    if (this.rep.cache) this.startFromCache(j);
     t.status[j] = Status.Running;
     this.allocate(j, this.blocksToAdd(j, tokens));
     if (this.rules.runningOrder === 'admission') this.rep.running.push(j);
     else t.insertSorted(this.rep.running, j);
-    this.addToBatch(j, tokens, tokens === t.prefillTarget[j]);
+    this.addToBatch(j, tokens, t.ctx[j] + tokens === t.prefillTarget[j]);
     this.admitted.push(j);
   }
 
@@ -93,20 +137,36 @@ export class CpuBatchContext implements BatchContext {
       this.batch.producesToken.splice(e, 1);
     }
     this.queuedPrefillTokens[this.r] += t.promptTokens[j] + t.generated[j] - Math.max(0, t.prefillTarget[j] - t.ctx[j]);
-    this.rep.usedBlocks -= t.blocks[j];
+    this.rep.release(j, t.blocks[j], t.cachedBlocks[j]);
     t.blocks[j] = 0;
+    t.cachedBlocks[j] = 0;
     t.ctx[j] = 0;
     t.prefillTarget[j] = t.promptTokens[j] + t.generated[j];
     t.status[j] = Status.Waiting;
     this.rekey(j, this.now);
     t.insertSorted(this.rep.waiting, j);
+    this.order?.push(j);
     this.preempted.push(j);
     return withdrawn;
   }
 
+  /** Admission with prefix caching: j holds its cached prefix and its context starts after it. */
+  private startFromCache(j: number): void {
+    const t = this.requests;
+    const { blocks } = this.lookup(j);
+    const tokens = blocks * this.limits.blockSize;
+    if (t.firstHitTokens[j] < 0) t.firstHitTokens[j] = tokens;
+    if (blocks === 0) return;
+    this.rep.usedBlocks += this.rep.cache!.acquire(j, blocks);
+    t.blocks[j] = blocks;
+    t.cachedBlocks[j] = blocks;
+    t.ctx[j] = tokens;
+    this.queuedPrefillTokens[this.r] -= tokens;
+  }
+
   private allocate(j: number, blocks: number): void {
     this.requests.blocks[j] += blocks;
-    this.rep.usedBlocks += blocks;
+    this.rep.take(blocks);
   }
 
   private addToBatch(j: number, tokens: number, producesToken: boolean): void {

@@ -1,5 +1,6 @@
-// One replica's state in the CPU reference: its queues, KV use, the iteration in progress and its
-// fast-forward fold, and the scheduler's own u32 fields.
+// One replica's state in the CPU reference: its queues, KV use and prefix cache, the iteration in
+// progress and its fast-forward fold, and the scheduler's own u32 fields.
+import type { PrefixCache } from './prefix-cache.js';
 
 import type { DecodeRun } from '../../model/iteration.js';
 /** What one iteration (or one fast-forwarded run of identical decode iterations) does. */
@@ -35,6 +36,7 @@ export interface Fold {
 export class Replica {
   waiting: number[] = []; // sorted by (key, request index)
   running: number[] = []; // in the scheduler's running order
+  /** Blocks held by running requests (a cached block shared by several counts once). */
   usedBlocks = 0;
   busy = false;
   endUs = 0;
@@ -42,9 +44,29 @@ export class Replica {
   fold: Fold;
   constructor(
     blockSize: number,
+    private readonly kvBlocks: number,
     /** The scheduler's u32 fields of this replica. */
     readonly words: Uint32Array,
+    /** Cached prompt blocks (prefix caching on), or null. */
+    readonly cache: PrefixCache | null,
   ) {
     this.fold = { open: false, run: { firstPs: 0, stepPs: 0 }, maxK: 0, residues: new Int32Array(blockSize), settled: 0 };
+  }
+
+  /** Blocks no running request holds: empty ones and cached ones (which keep a prompt's KV until evicted). */
+  freeBlocks(): number {
+    return this.kvBlocks - this.usedBlocks;
+  }
+
+  /** n more blocks in use: cached blocks no request holds are evicted (least recently released first) when the empty ones do not suffice. */
+  take(n: number): void {
+    this.usedBlocks += n;
+    this.cache?.evictDownTo(this.kvBlocks - this.usedBlocks);
+  }
+
+  /** Request j gives back its `blocks`: its own are freed, its first `cached` lose j's reference (cached blocks nobody holds become evictable). */
+  release(j: number, blocks: number, cached: number): void {
+    this.usedBlocks -= blocks - cached;
+    if (cached > 0) this.usedBlocks -= this.cache!.release(j, cached);
   }
 }

@@ -23,6 +23,10 @@ export class Requests implements RequestTable {
   readonly generated: Int32Array;
   readonly prefillTarget: Int32Array; // prompt + generated at (re)admission
   readonly blocks: Int32Array;
+  /** Leading blocks of the context that are prefix-cache entries the request holds (prefix caching on). */
+  readonly cachedBlocks: Int32Array;
+  /** Cached prompt tokens found at the first admission (-1 before it). */
+  readonly firstHitTokens: Int32Array;
   readonly firstTokenUs: Float64Array;
   readonly lastTokenUs: Float64Array;
   readonly admittedUs: Float64Array;
@@ -48,6 +52,8 @@ export class Requests implements RequestTable {
     this.generated = new Int32Array(n);
     this.prefillTarget = new Int32Array(n);
     this.blocks = new Int32Array(n);
+    this.cachedBlocks = new Int32Array(n);
+    this.firstHitTokens = new Int32Array(n).fill(-1);
     this.firstTokenUs = new Float64Array(n).fill(-1);
     this.lastTokenUs = new Float64Array(n).fill(-1);
     this.admittedUs = new Float64Array(n).fill(-1);

@@ -1,16 +1,20 @@
 // The CPU reference simulator. It defines schedlab's semantics (docs/semantics.md); the GPU
 // engine must reproduce its RawMetrics bit for bit. Batch formation belongs to the lane's batching
 // strategy and scheduler rules (src/policy/engine/); this file applies what they decide.
+import { ConfigError } from '../../model/profile.js';
 import { addToSums, decodeRun, decodeRunUs, emptySums, iterationUs } from '../../model/iteration.js';
 import { emptyRaw, type RawMetrics } from '../../metrics/record.js';
-import { schedulerRules, type SchedulerRules } from '../../policy/engine/types.js';
+import { schedulerRules, type RequestShape, type SchedulerRules } from '../../policy/engine/types.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
 import type { ClusterView } from '../../policy/router/types.js';
 import type { Trace } from '../../trace/trace.js';
 import type { Lane } from '../lane.js';
+import { BlockKeys, prefixUnits, type PrefixUnits } from '../prefix-units.js';
 import { CpuBatchContext } from './batch-context.js';
+import { Inserted, PrefixCache } from './prefix-cache.js';
 import { Replica } from './replica.js';
 import { Requests, Status } from './requests.js';
+import { ViewSnapshot } from './view-snapshot.js';
 
 export { Status } from './requests.js';
 
@@ -35,6 +39,8 @@ export interface PerRequestRows {
   firstTokenUs: Float64Array;
   finishUs: Float64Array;
   preemptions: Int32Array;
+  /** Cached prompt tokens found at the first admission (-1: never admitted); only with prefix caching on. */
+  cachedTokens?: Int32Array;
 }
 
 export interface SimResult {
@@ -47,6 +53,17 @@ const ceilDiv = (a: number, b: number) => Math.floor((a + b - 1) / b);
 export function simulate(trace: Trace, lane: Lane, options: SimOptions = {}): SimResult {
   return new Simulation(trace, lane, options).run();
 }
+
+/** The lane's cache keys over this trace; prefix caching needs a trace with prefix hashes. */
+function blockKeys(trace: Trace, blockSize: number): BlockKeys {
+  const units = prefixUnits(trace);
+  if (!units) {
+    throw new ConfigError(`prefix caching is on but trace ${trace.name} has no prefix hashes; use a trace with them (Mooncake hash_ids) or a sessions: workload (docs/traces.md)`);
+  }
+  return new BlockKeys(units, trace.promptTokens, blockSize);
+}
+
+const NO_UNITS = new Uint32Array(0);
 
 /** An invariant of docs/semantics.md does not hold: the message starts with its ID. */
 function violated(id: string, what: string): never {
@@ -68,7 +85,14 @@ class Simulation {
   private readonly predictedDecodeTokens: Float64Array;
   /** Whether predictedDecodeTokens is kept (only its readers pay for it). */
   private readonly tracksPrediction: boolean;
-  private routed = 0;
+  /** What the router reads: the live views, or a snapshot of them for a router with stale signals. */
+  private readonly view: ClusterView;
+  private readonly snapshot: ViewSnapshot | null;
+  private readonly routerState: unknown;
+  /** The trace's prefix units, for routers that read them (null otherwise or without hashes). */
+  private readonly units: PrefixUnits | null;
+  /** Prefix-cache invariant checks so far (the slow recount runs on every 16th). */
+  private cacheChecks = 0;
 
   private readonly blockSize: number;
   private readonly kvBlocks: number;
@@ -95,8 +119,10 @@ class Simulation {
     });
     const replicaWords = scheduler.replicaWords ?? 0;
     const words = new Uint32Array(lane.replicas * replicaWords);
+    const keys = lane.prefixCache ? blockKeys(trace, profile.blockSize) : null;
     this.replicas = Array.from({ length: lane.replicas }, (_, r) => {
-      const rep = new Replica(profile.blockSize, words.subarray(r * replicaWords, (r + 1) * replicaWords));
+      const cache = keys ? new PrefixCache(keys) : null;
+      const rep = new Replica(profile.blockSize, profile.kvBlocks, words.subarray(r * replicaWords, (r + 1) * replicaWords), cache);
       this.rules.initReplica?.(rep.words);
       return rep;
     });
@@ -106,6 +132,25 @@ class Simulation {
     this.remainingDecodeTokens = new Float64Array(lane.replicas);
     this.predictedDecodeTokens = new Float64Array(lane.replicas);
     this.tracksPrediction = lane.router.usesPrediction === true;
+    this.view = {
+      replicas: lane.replicas,
+      outstanding: this.outstanding,
+      usedBlocks: this.usedBlocksView,
+      queuedPrefillTokens: this.queuedPrefillTokens,
+      remainingDecodeTokens: this.remainingDecodeTokens,
+      predictedDecodeTokens: this.predictedDecodeTokens,
+      kvBlocks: profile.kvBlocks,
+      blockSize: profile.blockSize,
+      routed: 0,
+    };
+    const router = lane.router;
+    const refreshUs = router.refreshUs?.(lane.routerParams) ?? 0;
+    this.snapshot = refreshUs > 0 ? new ViewSnapshot(refreshUs, this.view) : null;
+    this.units = router.usesPrefixes ? prefixUnits(trace) : null;
+    this.routerState = router.init?.(
+      { replicas: lane.replicas, kvBlocks: profile.kvBlocks, blockSize: profile.blockSize, prefixUnitTokens: this.units?.unitTokens ?? 0 },
+      lane.routerParams,
+    );
     this.ctx = new CpuBatchContext(
       { maxNumSeqs: profile.maxNumSeqs, maxBatchedTokens: profile.maxBatchedTokens, blockSize: profile.blockSize, kvBlocks: profile.kvBlocks, watermarkBlocks: lane.watermarkBlocks },
       this.req,
@@ -148,6 +193,7 @@ class Simulation {
       if (this.options.checkInvariants) this.checkInvariants();
     }
     this.options.onProgress?.(this.n, this.n);
+    for (const rep of replicas) this.raw.prefixEvictedBlocks += rep.cache?.evicted ?? 0;
     return { raw: this.raw, perRequest: this.options.perRequest ? this.rows() : undefined };
   }
 
@@ -172,20 +218,9 @@ class Simulation {
       return;
     }
     for (let r = 0; r < this.replicas.length; r++) this.usedBlocksView[r] = this.replicas[r].usedBlocks;
-    const view: ClusterView = {
-      replicas: this.replicas.length,
-      outstanding: this.outstanding,
-      usedBlocks: this.usedBlocksView,
-      queuedPrefillTokens: this.queuedPrefillTokens,
-      remainingDecodeTokens: this.remainingDecodeTokens,
-      predictedDecodeTokens: this.predictedDecodeTokens,
-      kvBlocks: this.kvBlocks,
-      blockSize: this.blockSize,
-      routed: this.routed,
-    };
-    const shape = { index: i, promptTokens: prompt, outputTokens: output, predictedOutputTokens: req.predicted[i] };
-    const r = this.lane.router.route(view, shape, this.lane.seed, this.lane.routerParams);
-    this.routed++;
+    const view = this.snapshot ? this.snapshot.at(this.trace.arrivalUs[i], this.view) : this.view;
+    const r = this.lane.router.route(view, this.shape(i), this.lane.seed, this.lane.routerParams, this.routerState);
+    this.view.routed++;
     this.outstanding[r]++;
     this.queuedPrefillTokens[r] += prompt;
     this.remainingDecodeTokens[r] += output;
@@ -197,6 +232,20 @@ class Simulation {
     this.rules.initRequest?.(req, i);
     req.setKey(i, this.lane.scheduler.key(req, i, this.trace.arrivalUs[i], this.lane.schedulerParams));
     req.insertSorted(this.replicas[r].waiting, i);
+  }
+
+  /** What the router sees of request i. */
+  private shape(i: number): RequestShape {
+    const req = this.req;
+    const units = this.units;
+    return {
+      index: i,
+      promptTokens: req.promptTokens[i],
+      outputTokens: req.outputTokens[i],
+      predictedOutputTokens: req.predicted[i],
+      prefixUnits: units ? units.chain.subarray(units.offsets[i], units.offsets[i + 1]) : NO_UNITS,
+      prefixUnitTokens: units?.unitTokens ?? 0,
+    };
   }
 
   // ---- iterations -------------------------------------------------------------------------
@@ -227,7 +276,8 @@ class Simulation {
     rep.batch = batch;
     rep.busy = true;
     // Proactive preemption may start once the free blocks shrink, so it folds only with nothing waiting.
-    const foldable = (this.rules.foldWithWaiting && this.rules.displaces === null) || rep.waiting.length === 0;
+    // So may a cache-dependent admission order: evictions during the run can reorder the waiting requests.
+    const foldable = (this.rules.foldWithWaiting && this.rules.displaces === null && this.rules.admissionOrder === null) || rep.waiting.length === 0;
     if (pureDecode && foldable && this.options.fastForward !== false) {
       // Iterations 2..k repeat iteration 1 with every context one token longer. They start before the
       // next arrival routed here (the only outside event that could change this replica's schedule;
@@ -246,19 +296,29 @@ class Simulation {
     }
   }
 
-  /** Counts what the batch formation did: first admissions (queueing delay) and preemptions. */
+  /** Counts what the batch formation did: first admissions (queueing delay), prefix-cache lookups, preemptions. */
   private recordDecisions(now: number): void {
     const req = this.req;
+    const raw = this.raw;
     for (const j of this.ctx.admitted) {
       if (req.admittedUs[j] < 0) {
         req.admittedUs[j] = now;
-        this.raw.hist.queue.add(now - req.arrivalUs[j]);
+        raw.hist.queue.add(now - req.arrivalUs[j]);
+      }
+      if (this.lane.prefixCache) {
+        // Admitted in this formation: the blocks it holds as cache entries are those it found.
+        const hit = req.cachedBlocks[j] * this.blockSize;
+        raw.prefixLookups++;
+        raw.prefixLookupTokens += req.prefillTarget[j];
+        raw.prefixHitTokens += hit;
+        if (hit > 0) raw.prefixHits++;
       }
     }
+    raw.admittedOutOfOrder += this.ctx.outOfOrder;
     for (const j of this.ctx.preempted) {
-      if (req.preemptions[j] === 0) this.raw.preemptedRequests++;
+      if (req.preemptions[j] === 0) raw.preemptedRequests++;
       req.preemptions[j]++;
-      this.raw.preemptions++;
+      raw.preemptions++;
     }
   }
 
@@ -316,7 +376,9 @@ class Simulation {
   }
 
   private recordIteration(rep: Replica, durationUs: number, newBlocks: number): void {
-    rep.usedBlocks += newBlocks;
+    // A folded iteration's decode blocks may evict cached blocks: no admission, lookup or release can
+    // happen on this replica before the iteration starts, so evicting them now is evicting them then.
+    rep.take(newBlocks);
     this.raw.hist.kv.add(rep.usedBlocks);
     this.raw.iterations++;
     this.raw.busyUs += durationUs;
@@ -333,8 +395,13 @@ class Simulation {
     for (let e = 0; e < batch.requests.length; e++) {
       const j = batch.requests[e];
       const steps = batch.tokens[e] * k; // k > 1 only for pure-decode batches (1 token each)
-      if (req.ctx[j] < req.prefillTarget[j]) this.queuedPrefillTokens[r] -= steps;
-      req.ctx[j] += steps;
+      if (req.ctx[j] < req.prefillTarget[j]) {
+        this.queuedPrefillTokens[r] -= steps;
+        req.ctx[j] += steps;
+        if (rep.cache) this.cacheComputedBlocks(rep, j);
+      } else {
+        req.ctx[j] += steps;
+      }
       if (k > 1) req.blocks[j] = ceilDiv(req.ctx[j], this.blockSize);
       if (!batch.producesToken[e]) continue;
       if (req.firstTokenUs[j] < 0) {
@@ -361,6 +428,22 @@ class Simulation {
     if (rep.running.length === 0 && rep.waiting.length === 0) this.rules.onIdle?.(rep.words);
   }
 
+  /**
+   * Prompt blocks request j has computed by the end of this iteration join the cache, in order. One
+   * equal to a cached block (computed meanwhile by another request) is not kept twice: j shares the
+   * cached one and its own copy is freed, as SGLang's radix cache does when it inserts a request.
+   */
+  private cacheComputedBlocks(rep: Replica, j: number): void {
+    const req = this.req;
+    const cache = rep.cache!;
+    const full = Math.min(cache.keys.cacheable(j), Math.floor(req.ctx[j] / this.blockSize));
+    for (let i = req.cachedBlocks[j]; i < full; i++) {
+      const inserted = cache.insert(j, i);
+      if (inserted === Inserted.SharedInUse) rep.usedBlocks--;
+    }
+    if (full > req.cachedBlocks[j]) req.cachedBlocks[j] = full;
+  }
+
   /** Running requests whose key changed (e.g. an MLFQ demotion) move to their new place. */
   private rekeyRunning(rep: Replica, rekeyed: number[], now: number): void {
     for (const j of rekeyed) {
@@ -376,8 +459,9 @@ class Simulation {
     const req = this.req;
     req.status[j] = Status.Done;
     req.finishUs[j] = now;
-    rep.usedBlocks -= req.blocks[j];
+    rep.release(j, req.blocks[j], req.cachedBlocks[j]);
     req.blocks[j] = 0;
+    req.cachedBlocks[j] = 0;
     this.outstanding[r]--;
     // An over-predicted request leaves with predicted tokens it never generated.
     if (this.tracksPrediction) this.predictedDecodeTokens[r] -= this.predictedLeft(j, 0);
@@ -405,11 +489,14 @@ class Simulation {
   private checkInvariants(): void {
     const req = this.req;
     this.replicas.forEach((rep, r) => {
-      // INV-1 KV conservation: blocks in use are the running requests' blocks, within capacity.
+      // INV-1 KV conservation: blocks in use are the running requests' blocks (a cached block they
+      // share counts once), within capacity.
       let sum = 0;
-      for (const j of rep.running) sum += req.blocks[j];
-      for (const j of rep.waiting) if (req.blocks[j] !== 0) violated('INV-1', `waiting request ${j} on replica ${r} holds blocks`);
+      for (const j of rep.running) sum += req.blocks[j] - req.cachedBlocks[j];
+      if (rep.cache) sum += rep.cache.held;
+      for (const j of rep.waiting) if (req.blocks[j] !== 0 || req.cachedBlocks[j] !== 0) violated('INV-1', `waiting request ${j} on replica ${r} holds blocks`);
       if (rep.usedBlocks < 0 || rep.usedBlocks > this.kvBlocks) violated('INV-1', `replica ${r} uses ${rep.usedBlocks} of ${this.kvBlocks} blocks`);
+      if (rep.cache) this.checkCache(rep, r);
       // During a fast-forwarded run the replica holds the blocks of all its iterations up front.
       if ((!rep.busy || rep.batch.iterations === 1) && sum !== rep.usedBlocks) {
         violated('INV-1', `replica ${r} block sum ${sum} != used ${rep.usedBlocks}`);
@@ -443,6 +530,43 @@ class Simulation {
     });
   }
 
+  /**
+   * INV-1 for the prefix cache: every entry is a block, held ones in use and the others free; each
+   * entry's reference count is the number of running requests holding it among their leading
+   * blocks. The counts are checked after every event; the recount from the requests (slow with long
+   * prompts) after every 16th, since a wrong count persists until it is found.
+   */
+  private checkCache(rep: Replica, r: number): void {
+    const cache = rep.cache!;
+    const req = this.req;
+    if (cache.held + cache.evictable !== cache.size) violated('INV-1', `replica ${r} cache: ${cache.held} held + ${cache.evictable} evictable != ${cache.size} entries`);
+    if (rep.usedBlocks + cache.evictable > this.kvBlocks) violated('INV-1', `replica ${r}: ${rep.usedBlocks} blocks in use + ${cache.evictable} cached > ${this.kvBlocks}`);
+    if (this.cacheChecks++ % 16 !== 0) return;
+    const refs = new Map<number, number>();
+    for (const j of rep.running) {
+      for (let i = 0; i < req.cachedBlocks[j]; i++) {
+        const key = cache.keys.key(j, i);
+        refs.set(key, (refs.get(key) ?? 0) + 1);
+      }
+    }
+    let held = 0;
+    for (const [key, count] of cache.entriesForCheck()) {
+      if ((refs.get(key) ?? 0) !== count) violated('INV-1', `replica ${r} cache entry ${key} has ${count} references, ${refs.get(key) ?? 0} running requests hold it`);
+      if (count > 0) held++;
+    }
+    if (held !== refs.size || held !== cache.held) violated('INV-1', `replica ${r}: running requests hold ${refs.size} cached blocks, ${held} entries are held (counted ${cache.held})`);
+    // Prefix closure (what lets a lookup search instead of walk), checked on the waiting head.
+    const h = rep.waiting[0];
+    if (h !== undefined) {
+      const limit = cache.keys.cacheable(h);
+      const walked = cache.walk(h, limit);
+      const found = cache.hitBlocks(h, limit);
+      if (walked.blocks !== found || walked.held !== cache.heldAmong(h, found)) {
+        violated('INV-1', `replica ${r} cache is not prefix-closed along request ${h}'s prompt (walk ${walked.blocks}/${walked.held}, search ${found}/${cache.heldAmong(h, found)})`);
+      }
+    }
+  }
+
   private rows(): PerRequestRows {
     const req = this.req;
     return {
@@ -455,6 +579,7 @@ class Simulation {
       firstTokenUs: req.firstTokenUs,
       finishUs: req.finishUs,
       preemptions: req.preemptions,
+      cachedTokens: this.lane.prefixCache ? req.firstHitTokens : undefined,
     };
   }
 }

@@ -280,6 +280,7 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null): string 
   if (traceProblem) return traceProblem;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
+  if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;

@@ -32,7 +32,7 @@ export const arrivalPass: BatchingStrategy = {
         tokens = t.ctx[j] < t.prefillTarget[j] ? Math.min(t.prefillTarget[j] - t.ctx[j], budget) : 1;
       } else {
         if (running.length >= limits.maxNumSeqs) break;
-        tokens = Math.min(t.prefillTarget[j], budget);
+        tokens = Math.min(t.prefillTarget[j] - ctx.cachedTokens(j), budget);
       }
       if (ctx.blocksToAdd(j, tokens) <= ctx.freeBlocks() - (fromRunning ? 0 : limits.watermarkBlocks)) {
         if (fromRunning) {

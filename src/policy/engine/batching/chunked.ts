@@ -5,7 +5,7 @@ import type { BatchContext, BatchingStrategy } from './types.js';
 function firstChunk(ctx: BatchContext, h: number, budget: number): number {
   const { limits, requests } = ctx;
   if (ctx.running.length >= limits.maxNumSeqs || budget <= 0) return 0;
-  const chunk = Math.min(requests.prefillTarget[h], budget);
+  const chunk = Math.min(requests.prefillTarget[h] - ctx.cachedTokens(h), budget);
   return ctx.freeBlocks() - ctx.blocksToAdd(h, chunk) >= limits.watermarkBlocks ? chunk : 0;
 }
 

@@ -1,10 +1,13 @@
 import { admissionAllows, displaceForWaiting, scheduleRunning } from './running.js';
 import type { BatchContext, BatchingStrategy } from './types.js';
 
+/** Prompt tokens waiting request h prefills when it starts: all but its cached prefix. */
+const wholePrompt = (ctx: BatchContext, h: number) => ctx.requests.prefillTarget[h] - ctx.cachedTokens(h);
+
 /** Whether waiting request h could start now as a whole prompt (sequence slot, token budget, watermark). */
 function fitsWhole(ctx: BatchContext, h: number, tokensSoFar: number): boolean {
-  const { limits, requests } = ctx;
-  const need = requests.prefillTarget[h];
+  const { limits } = ctx;
+  const need = wholePrompt(ctx, h);
   return (
     ctx.running.length < limits.maxNumSeqs &&
     tokensSoFar + need <= limits.maxBatchedTokens &&
@@ -28,7 +31,7 @@ export const prefillFirst: BatchingStrategy = {
     while (ctx.waiting.length > 0) {
       const j = ctx.waiting[0];
       if (!fitsWhole(ctx, j, tokens)) break;
-      const need = ctx.requests.prefillTarget[j];
+      const need = wholePrompt(ctx, j);
       if (!admissionAllows(ctx, j, need)) break;
       ctx.admit(j, need);
       tokens += need;

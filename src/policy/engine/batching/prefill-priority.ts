@@ -28,7 +28,7 @@ export const prefillPriority: BatchingStrategy = {
     ctx.rules.admission?.begin(ctx);
     while (ctx.waiting.length > 0 && budget > 0 && ctx.running.length < limits.maxNumSeqs) {
       const j = ctx.waiting[0];
-      const chunk = Math.min(t.prefillTarget[j], budget);
+      const chunk = Math.min(t.prefillTarget[j] - ctx.cachedTokens(j), budget);
       if (ctx.freeBlocks() - ctx.blocksToAdd(j, chunk) < limits.watermarkBlocks) break;
       if (!admissionAllows(ctx, j, chunk)) break;
       ctx.admit(j, chunk);

@@ -20,20 +20,33 @@ export interface BatchContext {
   readonly limits: BatchLimits;
   readonly requests: RequestTable;
   readonly rules: SchedulerRules;
-  /** Waiting requests by (key, index). */
+  /**
+   * Waiting requests in the order admission considers them: by (key, index), or in the rules'
+   * admissionOrder (fixed when the formation begins; a request preempted during it is appended).
+   */
   readonly waiting: readonly number[];
   /** Running requests in the rules' running order. */
   readonly running: readonly number[];
   /** The scheduler's u32 fields of this replica. */
   readonly replicaWords: Uint32Array;
+  /** Blocks no running request holds (cached blocks nobody holds count: they are evicted when needed). */
   freeBlocks(): number;
-  /** Blocks request j must add to process `tokens` more tokens. */
+  /**
+   * Free blocks request j's next step of `tokens` tokens takes. For a waiting request the step
+   * starts after its cached prefix (cachedTokens) and also takes the cached blocks of that prefix
+   * that no running request holds.
+   */
   blocksToAdd(j: number, tokens: number): number;
+  /**
+   * Prompt tokens of waiting request j already cached on this replica (whole blocks): its first step
+   * starts after them, so it has prefillTarget - cachedTokens tokens to prefill. 0 without prefix caching.
+   */
+  cachedTokens(j: number): number;
   /** Whether j already has a step in this iteration's batch. */
   scheduled(j: number): boolean;
   /** Steps in the batch so far. */
   batchLength(): number;
-  /** Starts the waiting head j with a first step of `tokens` prompt tokens (allocates its blocks). */
+  /** Starts the waiting head j with a first step of `tokens` prompt tokens after its cached prefix (allocates its blocks). */
   admit(j: number, tokens: number): void;
   /** Gives running request j a step of `tokens` tokens: a decode (1) or a prompt chunk (allocates blocks). */
   schedule(j: number, tokens: number): void;
