@@ -71,7 +71,9 @@ export function resolveProfile(nameOrPath: string, overrides: ProfileOverrides =
   } else {
     throw new ConfigError(`unknown profile "${nameOrPath}"; valid: ${PROFILE_NAMES.join(', ')} (or a path to a .json profile)`);
   }
-  const base = raw as Record<string, unknown>;
+  // `name` is what `run --json` prints in config.profile: a profile copied from there still loads
+  // (the file's path names it).
+  const { name: _printedName, ...base } = raw as Record<string, unknown>;
   const merged = {
     ...base,
     ...stripUndefined(overrides),
@@ -80,7 +82,12 @@ export function resolveProfile(nameOrPath: string, overrides: ProfileOverrides =
   const parsed = profileSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(`profile ${name}: field ${issue.path.join('.')}: ${issue.message}`);
+    const at = issue.path.length > 0 ? `field ${issue.path.join('.')}` : 'top level';
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${issue.path.length === 0 ? `; valid: ${Object.keys(profileSchema.shape).join(', ')}` : ''}`
+        : issue.message;
+    throw new ConfigError(`profile ${name}: ${at}: ${message}`);
   }
   const profile = { ...parsed.data, name };
   checkIterationBound(profile);
