@@ -6,15 +6,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { registerBench } from './cli/bench.js';
+import { registerCalibrate } from './cli/calibrate.js';
 import { registerBest } from './cli/best.js';
-import { registerCalibrateCommand } from './calibrate/command.js';
 import { registerCompare } from './cli/compare.js';
 import { registerDemo } from './cli/demo.js';
 import { registerMerge } from './cli/merge.js';
+import { registerPaper } from './cli/paper.js';
 import { registerQuery } from './cli/query.js';
 import { registerReport } from './cli/report.js';
 import { registerRun } from './cli/run.js';
-import { registerPaperCommand } from './paper/command.js';
 import { registerSweep } from './cli/sweep.js';
 import { PACKAGE_ROOT } from './package-root.js';
 import { printableMessage } from './printable.js';
@@ -29,8 +29,8 @@ const COMMANDS: ((program: Command) => void)[] = [
   registerQuery,
   registerBest,
   registerReport,
-  registerPaperCommand,
-  registerCalibrateCommand,
+  registerPaper,
+  registerCalibrate,
 ];
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('package.json', PACKAGE_ROOT), 'utf8')).version;

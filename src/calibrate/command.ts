@@ -1,15 +1,13 @@
 // `schedlab calibrate`: fit a profile's iteration model from measured timings and print its error
 // per regime (docs/profiles.md, "Calibrating").
-import { Command, InvalidArgumentError } from 'commander';
-import { int } from '../cli-options.js';
 import { iterationPs } from '../model/iteration.js';
-import { checkIterationBound, ConfigError, DEFAULT_PROFILE, profileSchema, resolveProfile } from '../model/profile.js';
+import { checkIterationBound, ConfigError, profileSchema, resolveProfile } from '../model/profile.js';
 import { writeAtomic } from '../write-atomic.js';
 import { FIT_TERMS, fitModel, stepKnots, zeroModel, type FitResult, type FitTerm } from './fit.js';
 import { referenceIterations } from './reference.js';
 import { interpolate, readAllReduce, readAttentionRows, readIterations, readOperatorProfile, REGIMES, type MeasuredIteration } from './tables.js';
 
-interface CalibrateOptions {
+export interface CalibrateOptions {
   mlp?: string;
   attention: string[];
   allReduce?: string;
@@ -27,20 +25,6 @@ interface CalibrateOptions {
   writeIterations?: string;
   json?: boolean;
 }
-
-const knotList = (value: string) => {
-  const ks = value.split(',').map(Number);
-  if (ks.some((k) => !Number.isInteger(k) || k < 0)) throw new InvalidArgumentError(`--knots must be comma-separated integers >= 0, got "${value}"`);
-  return ks;
-};
-
-const pinTerm = (value: string, previous: Partial<Record<FitTerm, number>>) => {
-  const m = /^(\w+)=(\d+)$/.exec(value);
-  if (!m || !(FIT_TERMS as readonly string[]).includes(m[1])) {
-    throw new InvalidArgumentError(`--pin takes TERM=INTEGER with TERM one of ${FIT_TERMS.join(', ')}, got "${value}"`);
-  }
-  return { ...previous, [m[1]]: Number(m[2]) };
-};
 
 /** Measured iterations from the options, and the terms their data can determine. */
 function gather(o: CalibrateOptions): { data: MeasuredIteration[]; terms: FitTerm[]; knots?: number[] } {
@@ -99,7 +83,7 @@ export function formatFit(fit: FitResult): string {
   return lines.join('\n');
 }
 
-function calibrateCommand(o: CalibrateOptions): void {
+export function calibrateCommand(o: CalibrateOptions): void {
   const gathered = gather(o);
   const { terms, knots } = gathered;
   // A pinned term the data do not cover is an assumption: it joins the references too, so the
@@ -117,27 +101,4 @@ function calibrateCommand(o: CalibrateOptions): void {
     writeAtomic(o.out, JSON.stringify(profile, null, 2) + '\n');
   }
   process.stdout.write(o.json ? JSON.stringify({ iterationNs: fit.model, errors: fit.errors }, null, 2) + '\n' : formatFit(fit) + '\n');
-}
-
-export function registerCalibrateCommand(program: Command): void {
-  program
-    .command('calibrate')
-    .description('fit the iteration-time model from measured timings and print its error per regime')
-    .option('--mlp <file>', "Vidur operator profile (mlp.csv): per-layer ms of the non-attention operators by num_tokens")
-    .option('--attention <file>', "attention rows (Vidur attention.csv or its reduced columns); repeatable", (v: string, prev: string[]) => [...prev, v], [])
-    .option('--all-reduce <file>', "Vidur all_reduce.csv of the node (needed with --tp above 1)")
-    .option('--layers <n>', 'transformer layers of the model (with --mlp)', int('--layers', 1))
-    .option('--tp <n>', 'tensor-parallel degree: the rows of the profiles to use', int('--tp', 1), 1)
-    .option('--ratio-from <file>', 'with --ratio-to: time another GPU; operator profile (mlp.csv) of some model on the measured GPU')
-    .option('--ratio-to <file>', 'the same model on the other GPU: kernel times scale by their ratio at each batch size (TP 1 rows)')
-    .option('--iterations <file>', 'measured iterations CSV: prompt_tokens, decode_seqs, context_tokens, ms (more columns in docs/profiles.md)')
-    .option('--knots <list>', 'segment starts of the batch-token table (default: the operator profile\'s largest steps, else chosen from the data)', knotList)
-    .option('--step-tokens <n>', 'with --mlp: steps of the operator profile up to this batch size get knots', int('--step-tokens', 1), 1024)
-    .option('--pin <term=value>', `hold a coefficient instead of fitting it (${FIT_TERMS.join(', ')}); repeatable`, pinTerm, {})
-    .option('--max-tokens <n>', 'largest batch of the operator-only references', int('--max-tokens', 1), 16384)
-    .option('--profile <name>', 'profile whose limits --out keeps (preset or .json)', DEFAULT_PROFILE)
-    .option('--out <file>', 'write that profile with the fitted iterationNs as JSON')
-    .option('--write-iterations <file>', 'write the iterations fitted to (references composed from --mlp, measured rows) as an --iterations CSV')
-    .option('--json', 'print the fitted model and errors as JSON')
-    .action((o: CalibrateOptions) => calibrateCommand(o));
 }

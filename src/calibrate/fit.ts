@@ -6,14 +6,10 @@ import { fcnnlsVector } from 'ml-fcnnls';
 import { iterationPs, iterationUs, MAX_TOKEN_SEGMENTS, type BatchSums, type IterationModel } from '../model/iteration.js';
 import { ConfigError } from '../model/profile.js';
 import { REGIMES, type MeasuredIteration, type Regime } from './tables.js';
+import { FIT_TERMS, type FitTerm } from './terms.js';
 
-/**
- * Coefficients a fit may set. perDecodeSeq is left out: perDecodeSeq·D = perDecodeSeq·T −
- * perDecodeSeq·P, which the batch-token table and perPrefillToken already express; perContextToken,
- * the legacy term for all context, is left to old profiles.
- */
-export const FIT_TERMS = ['base', 'perPrefillToken', 'perPrefillSeq', 'perDecodeContextTokenPs', 'perPrefillContextTokenPs', 'perAttendedPairPs'] as const;
-export type FitTerm = (typeof FIT_TERMS)[number];
+export { FIT_TERMS, type FitTerm };
+
 
 /** Picoseconds one unit of a term's coefficient adds to an iteration with these sums. */
 function termPs(term: FitTerm, s: BatchSums): number {

@@ -2,9 +2,7 @@
 // one result set and HTML report per experiment (src/report), and judges the claims (claims.ts).
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
-import { int } from '../cli-options.js';
 import { writeReport } from '../report/report.js';
 import type { EngineChoice } from '../sim/job.js';
 import { readAllRows } from '../sweep/database.js';
@@ -110,20 +108,4 @@ export async function runPaper(o: PaperOptions): Promise<{ text: string; markdow
   writeAtomic(join(out, 'verdict.md'), markdown + '\n');
   writeAtomic(join(out, 'verdict.json'), JSON.stringify({ quick: o.quick === true, wall_s: wallS, engine: engineLine, comparisons: results.flatMap((r) => r.comparisons) }, null, 2) + '\n');
   return { text, markdown, results, wallS };
-}
-
-export function registerPaperCommand(program: Command): void {
-  program
-    .command('paper')
-    .description("run the paper's comparisons (engine schedulers on 1 replica, routers on 4 and 8) on the bundled Azure and Mooncake traces and judge its claims")
-    .requiredOption('--out <dir>', 'output directory: one result set and report.html per experiment, specs/, verdict.md, verdict.json')
-    .option('--quick', 'short windows, 3 loads, 4 replicas and 3 routers only (under a minute on 2 CPU cores)')
-    .addOption(new Option('--engine <engine>', 'gpu engine, cpu reference, or auto').choices(['auto', 'gpu', 'cpu']).default('auto'))
-    .option('--threads <n>', 'CPU worker threads (default: all cores)', int('--threads', 1))
-    .option('--resume', 'reuse the results already in --out (an interrupted run continues)')
-    .action(async (o: PaperOptions) => {
-      const r = await runPaper(o);
-      process.stdout.write(r.text + '\n');
-      process.stdout.write(`wrote ${join(o.out, 'verdict.md')}, ${join(o.out, 'verdict.json')} and a report.html per experiment\n`);
-    });
 }

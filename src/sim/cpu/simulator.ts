@@ -2,7 +2,7 @@
 // engine must reproduce its RawMetrics bit for bit. Batch formation belongs to the lane's batching
 // strategy and scheduler rules (src/policy/engine/); this file applies what they decide.
 import { ConfigError } from '../../model/profile.js';
-import { addToSums, decodeRun, decodeRunUs, emptySums, iterationUs } from '../../model/iteration.js';
+import { addToSums, decodeRun, emptySums, iterationUs } from '../../model/iteration.js';
 import { emptyRaw, type RawMetrics } from '../../metrics/record.js';
 import { schedulerRules, type RequestShape, type SchedulerRules } from '../../policy/engine/types.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
@@ -326,26 +326,61 @@ class Simulation {
   private extendFold(rep: Replica, nextArrivalUs: number): void {
     const { batch, fold } = rep;
     const n = batch.requests.length;
-    const model = this.lane.profile.iterationNs;
     let free = this.kvBlocks - rep.usedBlocks;
     let k = batch.iterations;
     fold.open = false;
+    // Iteration k lasts decodeRunUs(run, k) = ceil(ps / 10^6), ps = firstPs + stepPs * k: ps is kept
+    // as (q, r) with r in [0, 10^6), advanced exactly by stepPs without a division per iteration.
+    const { firstPs, stepPs } = fold.run;
+    let ps = firstPs + stepPs * k;
+    let q = Math.floor(ps / 1e6);
+    let r = ps - q * 1e6;
+    if (r < 0) (q--, (r += 1e6));
+    else if (r >= 1e6) (q++, (r -= 1e6));
+    const stepQ = Math.floor(stepPs / 1e6);
+    const stepR = stepPs - stepQ * 1e6;
+    // Samples go to the histograms once per run of equal values (the order of samples is not kept).
+    const { kv, itl } = this.raw.hist;
+    let itlValue = -1;
+    let itlTimes = 0;
+    let kvTimes = 0;
+    let iterations = 0;
+    let busyUs = 0;
     while (k < fold.maxK) {
       // An iteration starting at the arrival instant starts after it (event order), so it may differ.
       if (rep.endUs >= nextArrivalUs) {
         fold.open = true;
         break;
       }
-      const iterUs = decodeRunUs(fold.run, k);
+      const iterUs = r > 0 ? q + 1 : q;
       // Requests whose context before this iteration is a multiple of the block size need a block.
       const newBlocks = fold.residues[(this.blockSize - (k % this.blockSize)) % this.blockSize];
       if (newBlocks > free) break;
       free -= newBlocks;
-      this.recordIteration(rep, iterUs, newBlocks);
-      this.raw.hist.itl.add(iterUs, n);
+      if (newBlocks > 0) {
+        if (kvTimes > 0) kv.add(rep.usedBlocks, kvTimes);
+        kvTimes = 0;
+        rep.take(newBlocks);
+      }
+      kvTimes++;
+      if (iterUs !== itlValue) {
+        if (itlTimes > 0) itl.add(itlValue, itlTimes);
+        itlValue = iterUs;
+        itlTimes = 0;
+      }
+      itlTimes += n;
+      iterations++;
+      busyUs += iterUs;
       rep.endUs += iterUs;
       k++;
+      q += stepQ;
+      r += stepR;
+      if (r >= 1e6) (q++, (r -= 1e6));
     }
+    if (kvTimes > 0) kv.add(rep.usedBlocks, kvTimes);
+    if (itlTimes > 0) itl.add(itlValue, itlTimes);
+    this.raw.iterations += iterations;
+    this.raw.busyUs += busyUs;
     batch.iterations = k;
   }
 
