@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +9,21 @@ import { ROUTER_NAMES } from '../src/policy/router/index.js';
 import { cli } from './cli-helper.js';
 
 describe('schedlab run', () => {
+  it('loads none of the packages other commands use (DuckDB, Vega, yaml, the fitter, WebGPU)', () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'schedlab-')), 'imports.txt');
+    const root = join(__dirname, '..');
+    const r = spawnSync(process.execPath, ['--import', './test/fixtures/import-log/register.mjs', 'bin/schedlab.js', 'run', '--duration', '1'], {
+      cwd: root,
+      env: { ...process.env, SCHEDLAB_IMPORT_LOG: log },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(log)).toBe(true);
+    const loaded = readFileSync(log, 'utf8').split('\n').filter((u) => u);
+    expect(loaded.length).toBeGreaterThan(10);
+    expect(loaded.filter((u) => /duckdb|vega|\/yaml\/|ml-fcnnls|ml-matrix|webgpu|playwright/.test(u))).toEqual([]);
+  });
+
   it('prints the documented JSON fields', async () => {
     const { code, out } = await cli('run', '--duration', '120', '--replicas', '2', '--router', 'least-kv', '--scheduler', 'chunked-prefill', '--max-batched-tokens', '1024', '--json');
     expect(code).toBe(0);
