@@ -153,6 +153,7 @@ var<private> batch_sums: BatchSums;
 var<private> min_left: u32;
 var<private> min_count: u32;
 var<private> min_blocks: u32;
+var<private> producers: u32; // members that produce a token (the token views' decode step)
 // The fold's residues (contexts mod block size of its requests, gathered while the batch can still
 // be pure decode): one byte each in two words for up to 8 requests, else the replica's table.
 var<private> residues_small: bool;
@@ -168,6 +169,7 @@ fn join_batch(ctx_before: u32, tokens: u32, prefill: bool) {
 // A member that produces a token with `left` tokens left (before the batch) and `ctx_after`
 // context after the batch's first iteration.
 fn count_producer(left: u32, ctx_after: u32) {
+  producers += 1u;
   let blocks = ceil_div(ctx_after + left - 1u, cfg.block_size);
   if (left < min_left) {
     min_left = left;
@@ -186,6 +188,7 @@ fn begin_batch() {
   min_left = 0xffffffffu;
   min_count = 0u;
   min_blocks = 0u;
+  producers = 0u;
   residues_n = 0u;
   residues_lo = 0xffffffffu;
   residues_hi = 0xffffffffu;
@@ -250,6 +253,8 @@ fn preempt(s: u32, h: vec4<u32>) {
   }
   cnt_add(C_PREEMPTIONS, 1u);
   let generated = trace_output(id.x) - h.w;
+  // It prefills prompt + generated again; h.z of it was still queued (CPU: prefillTarget - ctx).
+  if (TOKEN_VIEWS) { token_views_add(rep_index, trace_prompt(id.x) + generated - h.z, 0u); }
   var w = with_ctx_flags(h, 0u, flags);
   w.z = trace_prompt(id.x) + generated;
   waiting_insert(s, w);

@@ -44,6 +44,7 @@ struct LaneConfig {
   router: u32,
   scheduler: u32,
   batching: u32,
+  router_params: vec4<u32>, // Router.gpuWords, read only where a router of the pipeline has them
 }
 
 var<private> lane: u32;
@@ -59,7 +60,9 @@ fn load_config() {
   let b = param_rec(1u);
   let c = param_rec(2u);
   let d = param_rec(3u);
-  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z);
+  var router_params = vec4<u32>(0u);
+  if (ROUTER_WORDS) { router_params = param_rec(P_ROUTER_PARAMS / 4u); }
+  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z, router_params);
   for (var q = 0u; q < MODEL_WORDS / 4u; q++) {
     let v = param_rec(P_MODEL / 4u + q);
     for (var c4 = 0u; c4 < 4u; c4++) { model[4u * q + c4] = v[c4]; }
@@ -67,7 +70,7 @@ fn load_config() {
 }
 // load_config reads PARAMS in layout.ts order.
 const_assert P_TRACE_OFFSET == 0u && P_MAX_MODEL_LEN == 8u && P_WATERMARK_BLOCKS == 9u && P_SLO_TPOT_US == 11u;
-const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_MODEL == 16u && MODEL_WORDS % 4u == 0u;
+const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_MODEL == 16u && MODEL_WORDS % 4u == 0u && P_ROUTER_PARAMS % 4u == 0u;
 
 // Word w of the lane's region of a u32 buffer (the histograms) whose lane-major stride is `stride` words.
 fn ix(w: u32, stride: u32) -> u32 {
@@ -235,6 +238,34 @@ fn replica_view(r: u32) -> ReplicaView {
   return ReplicaView(a.x, a.y);
 }
 fn rep_outstanding(r: u32) -> u32 { return rep_get(R_OUTSTANDING, r); }
+
+// Token views (TOKEN_VIEWS pipelines only). REMAINING_DECODE is as of the start of the batch in
+// progress and changes when it ends; routers see a fold's ended iterations (all but the one in
+// progress, K - 1) taken off already, as on the CPU (settleFoldViews).
+struct TokenView {
+  queued_prefill: u32, // queuedPrefillTokens
+  decode: u32, // remainingDecodeTokens (= predictedDecodeTokens under the oracle predictor)
+}
+fn token_view(r: u32) -> TokenView {
+  let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
+  var decode = v.y;
+  if (mask_has(busy_mask, r)) { decode -= (rep_get(R_K, r) - 1u) * v.w; }
+  return TokenView(v.x, decode);
+}
+// KV blocks replica r has committed (twin of committed.ts): in use, plus ceil((queued prompt tokens +
+// extra) / block size), computed without overflowing u32: the queue's whole blocks, then the rest.
+fn committed_blocks(used: u32, queued: u32, extra_tokens: u32) -> u32 {
+  return used + queued / cfg.block_size + ceil_div(queued % cfg.block_size + extra_tokens, cfg.block_size);
+}
+// Adds (prompt, output) tokens of a request routed to r, stopping the lane where a view would pass u32.
+fn token_views_add(r: u32, prompt: u32, output: u32) {
+  let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
+  if (prompt > 0xffffffffu - v.x || output > 0xffffffffu - v.y) {
+    stop(ST_VIEWS);
+    return;
+  }
+  rep_put(R_QUEUED_PREFILL / 4u, r, vec4<u32>(v.x + prompt, v.y + output, v.z, v.w));
+}
 fn lane_routed() -> u32 { return routed; }
 
 fn stop(code: u32) { status = code; }

@@ -28,6 +28,10 @@ fn arrive(i: u32) -> bool {
   if (!mask_has(busy_mask, r)) { start_mask = mask_with(start_mask, r); }
   rep_open(r);
   rep.outstanding += 1u;
+  if (TOKEN_VIEWS) {
+    token_views_add(r, prompt, output);
+    if (status != 0u) { return false; }
+  }
   slot_put(REC_ID, s, vec4<u32>(i, priority_key(prompt, output, i), 0u, 0u));
   // FIRST_TOKEN and LAST_TOKEN are written before they are read (F_FIRST is clear).
   waiting_insert(s, vec4<u32>(NIL, 0u, prompt, output));
@@ -66,6 +70,10 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   }
   let f = vec4<u32>(context, min_left, 1u, end);
   rep_put(4u, r, vec4<u32>(min_count, min_blocks, residues_lo, residues_hi));
+  if (TOKEN_VIEWS) {
+    let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
+    rep_put(R_QUEUED_PREFILL / 4u, r, vec4<u32>(v.x, v.y, batch_sums.prompt, producers));
+  }
   set_end(r, end);
   busy_mask = mask_with(busy_mask, r);
   open_mask = mask_without(open_mask, r);
@@ -91,6 +99,11 @@ fn finish_iteration(r: u32, now: u32) {
     rep.outstanding -= c.x;
     rep.running -= c.x;
     rep.used -= c.y;
+  }
+  if (TOKEN_VIEWS) {
+    // Its prompt tokens are prefilled and each producer generated K tokens.
+    let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
+    rep_put(R_QUEUED_PREFILL / 4u, r, vec4<u32>(v.x - v.z, v.y - f.z * v.w, v.z, v.w));
   }
   busy_mask = mask_without(busy_mask, r);
   open_mask = mask_without(open_mask, r);

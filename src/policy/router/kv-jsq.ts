@@ -7,6 +7,7 @@ export const kvJsq: Router = {
   name: 'kv-jsq',
   summary: 'fewest KV blocks committed (in use + queued prompts), then fewest outstanding',
   params: z.object({}).strict(),
+  tokenViews: true,
   route: (view, request) =>
     argminRotating(
       view.replicas,

@@ -10,5 +10,6 @@ export const tokenJsq: Router = {
   summary: 'fewest outstanding tokens (queued prompt + predicted remaining output)',
   params: z.object({}).strict(),
   usesPrediction: true,
+  tokenViews: true,
   route: (view, request) => argminRotating(view.replicas, request.index, (r) => view.queuedPrefillTokens[r] + view.predictedDecodeTokens[r]),
 };

@@ -45,6 +45,13 @@ export interface Router<P = Record<string, never>, S = undefined> {
   samples?: readonly Record<string, unknown>[];
   /** Reads predictedDecodeTokens (the simulator keeps that view only then). */
   usesPrediction?: boolean;
+  /**
+   * Reads queuedPrefillTokens, remainingDecodeTokens or predictedDecodeTokens: the GPU engine keeps
+   * those views only in pipelines with such a router.
+   */
+  tokenViews?: boolean;
+  /** The parameters its WGSL twin reads (cfg.router_params), at most 4 u32, from the resolved parameters. */
+  gpuWords?(params: P, lane: { kvBlocks: number }): number[];
   /** Reads the request's prefix units (the simulator prepares them only then). */
   usesPrefixes?: boolean;
   /**

@@ -140,6 +140,8 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const LOOP_LIMITED: bool = ${shape.loopLimited};`,
     `const LOOP_PROBE: bool = ${shape.loopProbe ?? shape.loopLimited};`,
     `const WORK_COUNTERS: bool = ${shape.workCounters === true};`,
+    `const TOKEN_VIEWS: bool = ${routers.some((r) => ROUTERS[r.id].tokenViews === true)};`,
+    `const ROUTER_WORDS: bool = ${routers.some((r) => ROUTERS[r.id].gpuWords !== undefined)};`,
     `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(shape.simdLanes ?? 1, shape.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,
     `const R_STRIDE: u32 = ${strides.reps}u;`,

@@ -281,6 +281,8 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null): string 
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
+  const predicts = lane.router.usesPrediction === true || lane.scheduler.usesPrediction === true;
+  if (predicts && lane.predictor.name !== 'oracle') return `predictor ${lane.predictor.name}: the GPU engine reads the trace's output lengths only (oracle)`;
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
@@ -324,7 +326,7 @@ function traceProblem(t: Trace): string | null {
 function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput {
   const p = lane.profile;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-  const values: Record<Exclude<ParamName, 'MODEL'>, number> = {
+  const values: Record<Exclude<ParamName, 'MODEL' | 'ROUTER_PARAMS'>, number> = {
     TRACE_OFFSET: traceOffset,
     TRACE_LENGTH: requests,
     REPLICAS: lane.replicas,
@@ -345,6 +347,11 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
   const params = new Uint32Array(PARAMS.words);
   for (const [name, v] of Object.entries(values)) params[PARAMS.offset[name as ParamName]] = v;
   params.set(packModelWords(p.iterationNs), PARAMS.offset.MODEL);
+  const routerWords = lane.router.gpuWords?.(lane.routerParams, p) ?? [];
+  if (routerWords.length > 4 || routerWords.some((w) => !Number.isInteger(w) || w < 0 || w > U32_MAX)) {
+    throw new Error(`router ${lane.router.name}: gpuWords must be at most 4 u32, got ${routerWords.join(', ')}`);
+  }
+  params.set(routerWords, PARAMS.offset.ROUTER_PARAMS);
   return { params, requests };
 }
 
