@@ -410,3 +410,108 @@ fn build_chunked(r: u32, now: u32) -> bool {
   }
   return !admitted && sr_all_decodes && sr_scheduled == rep.running;
 }
+
+// Settles the open replica's previous batch in one walk of its running list, ahead of a batch
+// formation that does not walk the list in order (arrival-pass).
+fn settle_running() {
+  if (!settling) { return; }
+  var m = rep.r_head;
+  loop {
+    tick();
+    if (m == NIL) { break; }
+    count(W_VISITS, 1u);
+    let s = m - 1u;
+    let h = settle_member(s, slot_rec(REC_HOT, s));
+    m = link_hi(h);
+    if (settle_completes) {
+      settle_completion(s, h);
+    } else {
+      slot_put(REC_HOT, s, h);
+    }
+  }
+  end_settling();
+}
+
+// Gives running request s (hot record h) its next step of `tokens` tokens taking `need` blocks: a
+// prompt chunk (counted in CTX at once) or a decode; the fold's residues while `gather_residue`.
+fn schedule_step(s: u32, h_in: vec4<u32>, need: u32, tokens: u32, gather_residue: bool) {
+  var h = h_in;
+  let ctx = ctx_of(h);
+  let in_prefill = h.z > 0u;
+  rep.used += need;
+  if (in_prefill) {
+    h = with_ctx_flags(h, ctx + tokens, flags_of(h) | F_BATCH_PREFILL);
+    h.z -= tokens;
+    if (h.z == 0u) { count_producer(h.w, ctx + tokens); }
+  } else {
+    h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
+    count_producer(h.w, ctx + 1u);
+    if (FAST_FORWARD && gather_residue) { add_residue(ctx % cfg.block_size); }
+  }
+  slot_put(REC_HOT, s, h);
+  join_batch(ctx, tokens, in_prefill);
+}
+
+// TensorRT-LLM MAX_UTILIZATION (twin of batching/arrival-pass.ts): one pass over running and waiting
+// requests merged in arrival (index) order; a request whose blocks are not free pauses the last
+// started request at or after it, and requests from there on sit this iteration out.
+fn build_arrival_pass(r: u32, now: u32) -> bool {
+  settle_running();
+  var budget = cfg.max_batched_tokens;
+  var cut = 0xffffffffu; // requests from this index on sit out this iteration
+  var m = rep.r_head; // next running request not yet scheduled
+  var paused = false;
+  var admitted = false;
+  var all_decodes = true;
+  var scheduled = 0u;
+  loop {
+    tick();
+    if (budget == 0u) { break; }
+    var from_running = false;
+    var s = 0u;
+    var index = 0u;
+    if (m != NIL) {
+      s = m - 1u;
+      index = slot_rec(REC_ID, s).x;
+      from_running = rep.w_root == NIL || index < slot_rec(REC_ID, rep.w_root - 1u).x;
+    }
+    if (!from_running) {
+      if (rep.w_root == NIL) { break; }
+      s = rep.w_root - 1u;
+      index = slot_rec(REC_ID, s).x;
+    }
+    if (index >= cut) { break; }
+    if (!from_running && rep.running >= cfg.max_num_seqs) { break; }
+    let h = slot_rec(REC_HOT, s);
+    let ctx = ctx_of(h); // 0 for a waiting request
+    var tokens = 1u;
+    if (h.z > 0u) { tokens = min(h.z, budget); }
+    let need = ceil_div(ctx + tokens, cfg.block_size) - ceil_div(ctx, cfg.block_size);
+    let reserve = select(cfg.watermark_blocks, 0u, from_running);
+    if (rep.used + need + reserve <= cfg.kv_blocks) {
+      if (from_running) {
+        m = link_hi(h);
+        schedule_step(s, h, need, tokens, all_decodes);
+        if (h.z > 0u) { all_decodes = false; }
+        scheduled += 1u;
+      } else {
+        admit(s, h, tokens, need, now); // joins the running list before m (a lower index)
+        admitted = true;
+      }
+      budget -= tokens;
+      continue;
+    }
+    // Pause the last started request, unless it comes before this one or is scheduled already.
+    let last = rep.r_tail;
+    if (last == NIL) { break; }
+    let lh = slot_rec(REC_HOT, last - 1u);
+    let last_index = slot_rec(REC_ID, last - 1u).x;
+    if (last_index < index || (flags_of(lh) & (F_BATCH_DECODE | F_BATCH_PREFILL)) != 0u) { break; }
+    cut = last_index;
+    if (last == m) { m = NIL; }
+    running_remove(last - 1u, lh);
+    preempt(last - 1u, lh);
+    paused = true;
+  }
+  return !paused && !admitted && all_decodes && scheduled == rep.running;
+}
