@@ -28,8 +28,16 @@ fn link_hi(h: vec4<u32>) -> u32 { return h.x >> 16u; }
 fn link_lo(h: vec4<u32>) -> u32 { return h.x & 0xffffu; }
 fn with_links(h: vec4<u32>, hi: u32, lo: u32) -> vec4<u32> { return vec4<u32>((hi << 16u) | lo, h.y, h.z, h.w); }
 
-// (key, request index) of p before that of q; p and q are ID records.
-fn before(p: vec4<u32>, q: vec4<u32>) -> bool { return p.y < q.y || (p.y == q.y && p.x < q.x); }
+// (key, request index) of p before that of q; p and q are ID records. A scheduler with a u64 key
+// (has_queue_key) has it computed from the trace row here instead of stored in KEY.
+fn before(p: vec4<u32>, q: vec4<u32>) -> bool {
+  if (has_queue_key()) {
+    let a = queue_key(p.x);
+    let b = queue_key(q.x);
+    return less64(a, b) || (all(a == b) && p.x < q.x);
+  }
+  return p.y < q.y || (p.y == q.y && p.x < q.x);
+}
 
 // ---- slot table: slots ever used (LS_HIGH), freed ones on a list through LINKS ----
 

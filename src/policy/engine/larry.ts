@@ -46,6 +46,7 @@ export const larry: EngineScheduler<Params> = {
   summary: "schedlab's reading of LARRY: predicted shortest work with aging, reserved-memory admission, cheapest-recompute victim",
   params,
   usesPrediction: true,
+  gpuParams: (p) => [p.agingTokensPerS, p.reservePermille],
   batching: (p) => p.batching,
   key: (t, j, _now, p) => BigInt(t.promptTokens[j] + t.predicted[j]) * 1_000_000n + BigInt(p.agingTokensPerS) * BigInt(t.arrivalUs[j]),
   rules: (p, lane) => ({

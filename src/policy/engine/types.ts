@@ -142,6 +142,8 @@ export interface EngineScheduler<P extends SchedulerParams = SchedulerParams> {
   usesPrediction?: boolean;
   /** Parameter sets the GPU differential test draws from (src/sim/compare.ts), once the policy has a twin. */
   samples?: readonly Record<string, unknown>[];
+  /** The parameters its WGSL twin reads, as u32 words (the shader's cfg.scheduler_params, at most 4). */
+  gpuParams?(params: P): number[];
   /** Own u32 fields per request and per replica. */
   requestWords?: number;
   replicaWords?: number;

@@ -11,7 +11,7 @@ import { resolveLane, type Lane } from '../lane.js';
 import { packModelWords } from '../../model/iteration.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
-import { hasWgslTwin } from '../../policy/twins.js';
+import { GPU_PREDICTORS, hasWgslTwin } from '../../policy/twins.js';
 import { composeEngine, laneBytes, laneStrides, replicaSlots, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
 import { MAX_GPU_REPLICAS, MAX_SLOTS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
@@ -90,7 +90,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
 
   const onGpu: number[] = [];
   jobs.forEach((job, i) => {
-    const why = gpuEligibility(lanes[i], traces.problem(job.trace));
+    const why = gpuEligibility(lanes[i], traces.problem(job.trace), job.trace);
     if (why) fallback.set(i, why);
     else onGpu.push(i);
   });
@@ -276,16 +276,50 @@ function baseShape(gpu: GpuDevice, opts: GpuRunOptions, slots: number): Pipeline
  * Why a lane cannot run on the GPU engine exactly, or null: every reason in one place. Lanes with a
  * reason run on the CPU reference, and their records say why.
  */
-export function gpuEligibility(lane: Lane, traceProblem: string | null): string | null {
+export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: Trace): string | null {
   if (traceProblem) return traceProblem;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
+  const predicts = lane.scheduler.usesPrediction === true || lane.router.usesPrediction === true;
+  if (predicts && !GPU_PREDICTORS.includes(lane.predictor.name)) return `predictor ${lane.predictor.name} has no GPU input yet`;
+  if (trace && lane.scheduler.name === 'larry') {
+    const why = larryBounds(lane.schedulerParams as unknown as { agingTokensPerS: number; reservePermille: number }, traceMaxima(trace));
+    if (why) return why;
+  }
   if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
   // The iteration model's context sums are u32 (iteration.wgsl).
   if (lane.profile.kvBlocks * lane.profile.blockSize >= 2 ** 32) return `KV tokens ${lane.profile.kvBlocks * lane.profile.blockSize} above 2^32-1`;
+  return null;
+}
+
+/** Largest prompt, output, prompt + output and arrival of a trace (per Trace object, cached). */
+const maximaCache = new WeakMap<Trace, { prompt: number; output: number; work: number; arrivalUs: number }>();
+function traceMaxima(t: Trace) {
+  let m = maximaCache.get(t);
+  if (!m) {
+    m = { prompt: 0, output: 0, work: 0, arrivalUs: 0 };
+    for (let i = 0; i < t.arrivalUs.length; i++) {
+      m.prompt = Math.max(m.prompt, t.promptTokens[i]);
+      m.output = Math.max(m.output, t.outputTokens[i]);
+      m.work = Math.max(m.work, t.promptTokens[i] + t.outputTokens[i]);
+      m.arrivalUs = Math.max(m.arrivalUs, t.arrivalUs[i]);
+    }
+    maximaCache.set(t, m);
+  }
+  return m;
+}
+
+/**
+ * larry.wgsl's integer headroom, from the trace's maxima (a bound, so a lane near it may go to the
+ * CPU unnecessarily): its u64 key (prompt + output) x 10^6 + agingTokensPerS x arrival, and its
+ * u32 reserve target prompt + reservePermille x output / 1000.
+ */
+function larryBounds(p: { agingTokensPerS: number; reservePermille: number }, m: ReturnType<typeof traceMaxima>): string | null {
+  if (BigInt(m.work) * 1_000_000n + BigInt(p.agingTokensPerS) * BigInt(m.arrivalUs) >= 2n ** 64n) return 'larry key (prompt + output) x 10^6 + agingTokensPerS x arrival µs can reach 2^64';
+  if (m.prompt + Math.floor((p.reservePermille * m.output) / 1000) >= 2 ** 31) return 'larry reserve target prompt + reservePermille x output / 1000 can reach 2^31 tokens';
   return null;
 }
 
@@ -324,7 +358,7 @@ function traceProblem(t: Trace): string | null {
 function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput {
   const p = lane.profile;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-  const values: Record<Exclude<ParamName, 'MODEL'>, number> = {
+  const values: Record<Exclude<ParamName, 'MODEL' | 'SCHEDULER_PARAMS'>, number> = {
     TRACE_OFFSET: traceOffset,
     TRACE_LENGTH: requests,
     REPLICAS: lane.replicas,
@@ -344,6 +378,7 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
   };
   const params = new Uint32Array(PARAMS.words);
   for (const [name, v] of Object.entries(values)) params[PARAMS.offset[name as ParamName]] = v;
+  params.set(lane.scheduler.gpuParams?.(lane.schedulerParams) ?? [], PARAMS.offset.SCHEDULER_PARAMS);
   params.set(packModelWords(p.iterationNs), PARAMS.offset.MODEL);
   return { params, requests };
 }
