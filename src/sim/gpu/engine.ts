@@ -3,6 +3,7 @@
 // runs in the shader, U.steps instants per dispatch; the host polls one live-lane word per chunk
 // and submit) -> retry lanes whose slot table overflowed -> run the rest on the CPU reference.
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
+import type { TraceMaxima } from '../../policy/engine/types.js';
 import { ROUTERS } from '../../policy/router/index.js';
 import type { Trace } from '../../trace/trace.js';
 import { CpuPool, defaultThreads, runCpuJobs } from '../cpu/pool.js';
@@ -282,10 +283,8 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   const predicts = lane.scheduler.usesPrediction === true || lane.router.usesPrediction === true;
   if (predicts && !GPU_PREDICTORS.includes(lane.predictor.name)) return `predictor ${lane.predictor.name} has no GPU input yet`;
-  if (trace && lane.scheduler.name === 'larry') {
-    const why = larryBounds(lane.schedulerParams as unknown as { agingTokensPerS: number; reservePermille: number }, traceMaxima(trace));
-    if (why) return why;
-  }
+  const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, traceMaxima(trace));
+  if (headroom) return headroom;
   if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
@@ -296,8 +295,8 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
 }
 
 /** Largest prompt, output, prompt + output and arrival of a trace (per Trace object, cached). */
-const maximaCache = new WeakMap<Trace, { prompt: number; output: number; work: number; arrivalUs: number }>();
-function traceMaxima(t: Trace) {
+const maximaCache = new WeakMap<Trace, TraceMaxima>();
+function traceMaxima(t: Trace): TraceMaxima {
   let m = maximaCache.get(t);
   if (!m) {
     m = { prompt: 0, output: 0, work: 0, arrivalUs: 0 };
@@ -310,17 +309,6 @@ function traceMaxima(t: Trace) {
     maximaCache.set(t, m);
   }
   return m;
-}
-
-/**
- * larry.wgsl's integer headroom, from the trace's maxima (a bound, so a lane near it may go to the
- * CPU unnecessarily): its u64 key (prompt + output) x 10^6 + agingTokensPerS x arrival, and its
- * u32 reserve target prompt + reservePermille x output / 1000.
- */
-function larryBounds(p: { agingTokensPerS: number; reservePermille: number }, m: ReturnType<typeof traceMaxima>): string | null {
-  if (BigInt(m.work) * 1_000_000n + BigInt(p.agingTokensPerS) * BigInt(m.arrivalUs) >= 2n ** 64n) return 'larry key (prompt + output) x 10^6 + agingTokensPerS x arrival µs can reach 2^64';
-  if (m.prompt + Math.floor((p.reservePermille * m.output) / 1000) >= 2 ** 31) return 'larry reserve target prompt + reservePermille x output / 1000 can reach 2^31 tokens';
-  return null;
 }
 
 /** Distinct traces concatenated once, as (arrival lo, arrival hi, prompt, output) per request. */
