@@ -381,6 +381,13 @@ fn schedule_running(budget_in: u32) {
   sr_scheduled = scheduled;
 }
 
+// The hot record of running-list link m (slot + 1) in a walk of the whole list (one loop iteration).
+fn visit_running(m: u32) -> vec4<u32> {
+  tick();
+  count(W_VISITS, 1u);
+  return slot_rec(REC_HOT, m - 1u);
+}
+
 // ---- victims (victimPosition in running.ts) ----
 
 // Whether the victim victim_while_at chose is one the walk has not reached yet.
@@ -400,12 +407,9 @@ fn victim_while_at(s: u32) -> u32 {
   var best_ctx = 0u;
   var best_unreached = false;
   var unreached = false;
-  var m = rep.r_head;
-  loop {
-    tick();
-    if (m == NIL) { break; }
-    count(W_VISITS, 1u);
-    let h = slot_rec(REC_HOT, m - 1u);
+  tick(); // loop entry (gallivm counts it too)
+  for (var m = rep.r_head; m != NIL;) {
+    let h = visit_running(m);
     let flags = flags_of(h);
     var ctx = ctx_of(h);
     var candidate = true;
@@ -461,12 +465,9 @@ fn recount_producers() {
   min_left = 0xffffffffu;
   min_count = 0u;
   min_blocks = 0u;
-  var m = rep.r_head;
-  loop {
-    tick();
-    if (m == NIL) { break; }
-    count(W_VISITS, 1u);
-    let h = slot_rec(REC_HOT, m - 1u);
+  tick(); // loop entry
+  for (var m = rep.r_head; m != NIL;) {
+    let h = visit_running(m);
     let flags = flags_of(h);
     if ((flags & F_BATCH_DECODE) != 0u) {
       count_producer(h.w, ctx_of(h) + 1u);
@@ -490,13 +491,10 @@ var<private> overdrawn: bool;
 // completes in that batch has already left the CPU's running list.
 fn begin_reservation() {
   var reserved = 0u;
-  var m = rep.r_head;
-  loop {
-    tick();
-    if (m == NIL) { break; }
-    count(W_VISITS, 1u);
+  tick(); // loop entry
+  for (var m = rep.r_head; m != NIL;) {
     let s = m - 1u;
-    let h = slot_rec(REC_HOT, s);
+    let h = visit_running(m);
     m = link_hi(h);
     let flags = flags_of(h);
     var held = ctx_of(h); // tokens whose blocks it holds

@@ -154,6 +154,11 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
   const batchings = policies.batchings.map((name) => ({ id: BATCHING_NAMES.indexOf(name as Batching), name, callee: `build_${snake(name)}` }));
   for (const p of [...routers, ...schedulers, ...batchings]) if (p.id < 0) throw new Error(`unknown policy ${p.name}`);
   const schedulerTwins = schedulers.map((s) => twin('engine', s.name, s.callee));
+  schedulerTwins.forEach(([path, text], k) => {
+    // The victim rule keeps a withdrawn chunk's size in the slot's KEY word (batch.wgsl note_chunk).
+    const has = (hook: string) => text.includes(`fn ${hook}_${snake(schedulers[k].name)}(`);
+    if (has('preempt_first') && !has('queue_key')) throw new Error(`${path}: preempt_first needs queue_key (the slot's KEY word holds the step's chunk)`);
+  });
   const header = [
     `// pipeline: routers ${policies.routers.join(', ')}; schedulers ${policies.schedulers.join(', ')}; batching ${policies.batchings.join(', ')}`,
     layoutWgsl(),
