@@ -1,6 +1,7 @@
 // Building an iteration's batch on the open replica: admission, block allocation, preemption, the
-// two batching families, and settling the previous batch. Twin of buildPrefillFirst, buildChunked,
-// scheduleRunning, admit, preempt, finishIteration and complete in src/sim/cpu/simulator.ts.
+// two batching families, and settling the previous batch. Twin of src/policy/engine/batching/
+// (prefill-first.ts, chunked.ts, running.ts: scheduleRunning, victimPosition), reservation.ts, and
+// admit, preempt, finishIteration and complete in src/sim/cpu/ (batch-context.ts, simulator.ts).
 //
 // A request holds ceil(ctx / blockSize) blocks. A prefill chunk is counted in CTX when it is
 // scheduled (F_BATCH_PREFILL), so the blocks allocated for it match at once; a decode step is
