@@ -27,7 +27,3 @@ fn mul64x32(a: vec2<u32>, b: u32) -> vec2<u32> {
   let lo = mul32x32(a.x, b);
   return vec2<u32>(lo.x, lo.y + a.y * b);
 }
-
-fn less64(a: vec2<u32>, b: vec2<u32>) -> bool {
-  return a.y < b.y || (a.y == b.y && a.x < b.x);
-}

@@ -3,7 +3,7 @@
 // reservePermille, -, -).
 //
 // Its key is a u64, wider than the slot's KEY word, so the queues compute it from the trace row at
-// each comparison (queue_key_larry; before() in queue.wgsl) and the slot's KEY word holds 0.
+// each comparison (queue_key_larry; order_of() in queue.wgsl) and the slot's KEY word holds 0.
 
 fn priority_key_larry(prompt: u32, output: u32, index: u32) -> u32 {
   return 0u;
