@@ -22,6 +22,12 @@ fn mul32x32(a: u32, b: u32) -> vec2<u32> {
   return vec2<u32>((p00 & 0xffffu) | (mid << 16u), p11 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u));
 }
 
+// a * b for a u64 whose product with b stays below 2^64.
+fn mul64x32(a: vec2<u32>, b: u32) -> vec2<u32> {
+  let lo = mul32x32(a.x, b);
+  return vec2<u32>(lo.x, lo.y + a.y * b);
+}
+
 fn less64(a: vec2<u32>, b: vec2<u32>) -> bool {
   return a.y < b.y || (a.y == b.y && a.x < b.x);
 }

@@ -1,6 +1,7 @@
 // Building an iteration's batch on the open replica: admission, block allocation, preemption, the
-// two batching families, and settling the previous batch. Twin of buildPrefillFirst, buildChunked,
-// scheduleRunning, admit, preempt, finishIteration and complete in src/sim/cpu/simulator.ts.
+// two batching families, and settling the previous batch. Twin of src/policy/engine/batching/
+// (prefill-first.ts, chunked.ts, running.ts: scheduleRunning, victimPosition), reservation.ts, and
+// admit, preempt, finishIteration and complete in src/sim/cpu/ (batch-context.ts, simulator.ts).
 //
 // A request holds ceil(ctx / blockSize) blocks. A prefill chunk is counted in CTX when it is
 // scheduled (F_BATCH_PREFILL), so the blocks allocated for it match at once; a decode step is
@@ -265,11 +266,14 @@ var<private> sr_preempted: bool;
 var<private> sr_budget: u32;
 var<private> sr_all_decodes: bool;
 var<private> sr_scheduled: u32;
+// A withdrawn step may have been one of the batch's first completions: recount them after the walk.
+var<private> producers_stale: bool;
 
 // Running requests in priority order each get their next step within the budget; a step that needs
-// a block when none is free preempts the last running request not yet scheduled, possibly itself.
-// The same walk settles the previous batch when `settling` (all the way down the list, whatever the
-// budget), and gathers the fold's inputs while every step so far is a decode.
+// a block when none is free preempts the victim (victim_while_at), possibly itself, after which the
+// walk goes on with the next request. The same walk settles the previous batch when `settling` (all
+// the way down the list, whatever the budget), and gathers the fold's inputs while every step so far
+// is a decode.
 fn schedule_running(budget_in: u32) {
   var preempted = false;
   var budget = budget_in;
@@ -277,6 +281,8 @@ fn schedule_running(budget_in: u32) {
   var scheduled = 0u;
   var m = rep.r_head;
   var resumed = false; // the walk resumes at a request it settled before a preemption
+  var resume_tokens = 0u; // with the step it had chosen then (as scheduleRunning keeps `tokens`)
+  producers_stale = false;
   // The inner loop walks; it breaks out to complete a request or to preempt a victim, and resumes,
   // so that code runs once per completion or preemption, not (masked, on llvmpipe) per request.
   loop {
@@ -285,6 +291,7 @@ fn schedule_running(budget_in: u32) {
     var h = vec4<u32>(0u);
     var blocked = false;
     var completes = false;
+    var tokens = 1u;
     loop {
       tick();
       if (m == NIL || (budget == 0u && !settling)) { break; }
@@ -298,12 +305,13 @@ fn schedule_running(budget_in: u32) {
           break;
         }
       }
-      resumed = false;
       let ctx = ctx_of(h);
       let left = h.z;
       let in_prefill = left > 0u;
-      var tokens = 1u;
+      tokens = 1u;
       if (in_prefill) { tokens = min(left, budget); }
+      if (resumed) { tokens = resume_tokens; }
+      resumed = false;
       let need = ceil_div(ctx + tokens, cfg.block_size) - ceil_div(ctx, cfg.block_size);
       if (budget == 0u || rep.used + need > cfg.kv_blocks) {
         slot_put(REC_HOT, s, h);
@@ -314,19 +322,8 @@ fn schedule_running(budget_in: u32) {
         blocked = true;
         break;
       }
-      rep.used += need;
-      if (in_prefill) {
-        h = with_ctx_flags(h, ctx + tokens, flags_of(h) | F_BATCH_PREFILL);
-        h.z = left - tokens;
-        if (h.z == 0u) { count_producer(h.w, ctx + tokens); }
-        all_decodes = false;
-      } else {
-        h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
-        count_producer(h.w, ctx + 1u);
-        if (FAST_FORWARD && all_decodes) { add_residue(ctx % cfg.block_size); }
-      }
-      slot_put(REC_HOT, s, h);
-      join_batch(ctx, tokens, in_prefill);
+      schedule_step(s, h, need, tokens, all_decodes);
+      if (in_prefill) { all_decodes = false; }
       budget -= tokens;
       scheduled += 1u;
       m = link_hi(h);
@@ -337,32 +334,197 @@ fn schedule_running(budget_in: u32) {
       continue;
     }
     if (!blocked) { break; }
-    let victim = rep.r_tail - 1u;
+    let victim = victim_while_at(s);
     var vh = slot_rec(REC_HOT, victim);
-    if (settling && victim != s) {
-      // The victim has not been reached by the walk: settle it first; if it completes, it
-      // leaves the list (its blocks were already freed) and the next tail is the victim.
+    if (victim_unreached && settling) {
+      // The walk has not reached the victim: settle it first; if it completes, it leaves the list
+      // (its blocks were already freed) and the victim is chosen again.
       vh = settle_member(victim, vh);
       if (settle_completes) {
         settle_completion(victim, vh);
         m = s + 1u;
         resumed = true;
+        resume_tokens = tokens;
         continue;
       }
     }
+    if (!victim_unreached && (flags_of(vh) & (F_BATCH_DECODE | F_BATCH_PREFILL)) != 0u) {
+      budget += withdraw_step(victim, vh);
+      scheduled -= 1u;
+      vh = with_ctx_flags(vh, ctx_of(vh), flags_of(vh) & ~(F_BATCH_DECODE | F_BATCH_PREFILL));
+    }
+    let after_victim = link_hi(vh);
     running_remove(victim, vh);
     preempt(victim, vh);
     preempted = true;
-    if (victim == s) { break; }
+    if (victim == s) {
+      // scheduleRunning's `continue`: the next request (under the default rule s was the last).
+      m = after_victim;
+      continue;
+    }
     // Resume at request s (settled already); its links may have changed (it may be the new tail).
     m = s + 1u;
     resumed = true;
+    resume_tokens = tokens;
   }
+  if (producers_stale) { recount_producers(); }
   end_settling();
   sr_preempted = preempted;
   sr_budget = budget;
   sr_all_decodes = all_decodes;
   sr_scheduled = scheduled;
+}
+
+// The hot record of running-list link m (slot + 1) in a walk of the whole list (one loop iteration).
+fn visit_running(m: u32) -> vec4<u32> {
+  tick();
+  count(W_VISITS, 1u);
+  return slot_rec(REC_HOT, m - 1u);
+}
+
+// ---- victims (victimPosition in running.ts) ----
+
+// Whether the victim victim_while_at chose is one the walk has not reached yet.
+var<private> victim_unreached: bool;
+
+// The victim when the walk, at slot s, needs a block: the last running request under the default
+// rule; under the scheduler's preempt_first, the running request no other is strictly preferred
+// to, the later on ties. It compares the context the CPU reference has then: without this
+// iteration's chunk for a request the walk scheduled a prefill chunk, with the settling batch's
+// decodes for one the walk has not reached (one that completes in it has left the CPU's list).
+fn victim_while_at(s: u32) -> u32 {
+  if (!has_preempt_first()) {
+    victim_unreached = rep.r_tail - 1u != s;
+    return rep.r_tail - 1u;
+  }
+  var best = NIL;
+  var best_ctx = 0u;
+  var best_unreached = false;
+  var unreached = false;
+  tick(); // loop entry (gallivm counts it too)
+  for (var m = rep.r_head; m != NIL;) {
+    let h = visit_running(m);
+    let flags = flags_of(h);
+    var ctx = ctx_of(h);
+    var candidate = true;
+    if (unreached) {
+      if (settling && (flags & F_BATCH_DECODE) != 0u) {
+        ctx += settle_k;
+        candidate = h.w != settle_k;
+      } else if (settling && (flags & F_BATCH_PREFILL) != 0u && h.z == 0u) {
+        candidate = h.w != 1u;
+      }
+    } else if ((flags & F_BATCH_PREFILL) != 0u) {
+      ctx -= slot_rec(REC_ID, m - 1u).y; // this iteration's chunk (note_chunk)
+    }
+    if (candidate && (best == NIL || !preempt_first(best_ctx, ctx))) {
+      best = m;
+      best_ctx = ctx;
+      best_unreached = unreached;
+    }
+    if (m - 1u == s) { unreached = true; }
+    m = link_hi(h);
+  }
+  victim_unreached = best_unreached;
+  return best - 1u;
+}
+
+// A scheduled prefill chunk of `tokens` tokens of slot s, kept in its KEY word (free under
+// has_preempt_first: such schedulers' keys are computed, queue_key), for victim_while_at and withdraw_step.
+fn note_chunk(s: u32, tokens: u32) {
+  let id = slot_rec(REC_ID, s);
+  slot_put(REC_ID, s, vec4<u32>(id.x, tokens, id.z, id.w));
+}
+
+// Takes the step the walk scheduled for slot s (hot record h) out of the batch: its blocks, its
+// batch totals; returns its tokens, which go back to the budget (the CPU's preempt() `withdrawn`).
+fn withdraw_step(s: u32, h: vec4<u32>) -> u32 {
+  let ctx = ctx_of(h);
+  batch_size -= 1u;
+  if ((flags_of(h) & F_BATCH_DECODE) != 0u) {
+    rep.used -= ceil_div(ctx + 1u, cfg.block_size) - ceil_div(ctx, cfg.block_size);
+    batch_sums = batch_sums_sub(batch_sums, ctx, 1u, false);
+    producers_stale = true;
+    return 1u;
+  }
+  // A prefill chunk is counted in CTX; preempt() frees its blocks with the rest.
+  let chunk = slot_rec(REC_ID, s).y;
+  batch_sums = batch_sums_sub(batch_sums, ctx - chunk, chunk, true);
+  if (h.z == 0u) { producers_stale = true; }
+  return chunk;
+}
+
+// count_producer over the batch's members again, after a withdrawn step.
+fn recount_producers() {
+  min_left = 0xffffffffu;
+  min_count = 0u;
+  min_blocks = 0u;
+  tick(); // loop entry
+  for (var m = rep.r_head; m != NIL;) {
+    let h = visit_running(m);
+    let flags = flags_of(h);
+    if ((flags & F_BATCH_DECODE) != 0u) {
+      count_producer(h.w, ctx_of(h) + 1u);
+    } else if ((flags & F_BATCH_PREFILL) != 0u && h.z == 0u) {
+      count_producer(h.w, ctx_of(h));
+    }
+    m = link_hi(h);
+  }
+}
+
+// ---- reservation admission (reservation.ts), for schedulers with reserve_target ----
+
+// Blocks not reserved for the running requests' growth; overdrawn: below zero (every request then
+// fails the comparison, and charging keeps it below zero).
+var<private> unreserved: u32;
+var<private> overdrawn: bool;
+
+// reservationAdmission's begin(): free blocks - watermark - the blocks the running requests' reserve
+// targets need beyond the blocks they hold. Prefill-first calls it before its walk settles the
+// previous batch: a request not settled yet counts with its settled context, and one that
+// completes in that batch has already left the CPU's running list.
+fn begin_reservation() {
+  var reserved = 0u;
+  tick(); // loop entry
+  for (var m = rep.r_head; m != NIL;) {
+    let s = m - 1u;
+    let h = visit_running(m);
+    m = link_hi(h);
+    let flags = flags_of(h);
+    var held = ctx_of(h); // tokens whose blocks it holds
+    if ((flags & F_BATCH_DECODE) != 0u) {
+      if (!settling) {
+        held += 1u; // its decode step's block is taken
+      } else if (h.w == settle_k) {
+        continue;
+      } else {
+        held += settle_k;
+      }
+    } else if (settling && (flags & F_BATCH_PREFILL) != 0u && h.z == 0u && h.w == 1u) {
+      continue;
+    }
+    // prefillTarget is held + prefill left while it prefills; after, it is at most held.
+    let goal = ceil_div(max(held + h.z, reserve_target(slot_rec(REC_ID, s).x)), cfg.block_size);
+    let grow = goal - min(goal, ceil_div(held, cfg.block_size));
+    reserved = min(reserved + grow, 0x80000000u); // beyond the KV blocks every comparison fails anyway
+  }
+  let free = cfg.kv_blocks - rep.used;
+  overdrawn = free < cfg.watermark_blocks || free - cfg.watermark_blocks < reserved;
+  unreserved = select(free - cfg.watermark_blocks - reserved, 0u, overdrawn);
+}
+
+// reservationAdmission's admit() for the waiting head (slot s, hot record h): it starts if the
+// blocks of its reserve target are not reserved, or when its replica runs nothing (admissionAllows).
+fn reservation_admits(s: u32, h: vec4<u32>) -> bool {
+  let need = ceil_div(max(h.z, reserve_target(slot_rec(REC_ID, s).x)), cfg.block_size); // waiting: prefill target h.z
+  let fits = !overdrawn && need <= unreserved;
+  if (!fits && rep.running > 0u) { return false; }
+  if (fits) {
+    unreserved -= need;
+  } else {
+    overdrawn = true;
+  }
+  return true;
 }
 
 fn prefill_first_admits(tokens: u32) -> bool {
@@ -374,18 +536,23 @@ fn prefill_first_admits(tokens: u32) -> bool {
 fn build_prefill_first(r: u32, now: u32) -> bool {
   // One walk of the running list either way: it settles the previous batch, and schedules every
   // running request's decode step unless prompts are admitted (then the iteration runs only them).
-  let admits = prefill_first_admits(0u);
+  // Reservation admission is decided first, as the CPU's begin() runs before any step.
+  let head_fits = prefill_first_admits(0u);
+  let reserves = has_reserve_target();
+  if (reserves && head_fits) { begin_reservation(); }
+  let admits = head_fits && (!reserves || reservation_admits(rep.w_root - 1u, slot_rec(REC_HOT, rep.w_root - 1u)));
   schedule_running(select(0xffffffffu, 0u, admits));
   if (!admits) { return !sr_preempted; }
   var tokens = 0u;
   loop {
     tick();
-    if (!prefill_first_admits(tokens)) { break; }
     let s = rep.w_root - 1u;
     let h = slot_rec(REC_HOT, s);
     let need = h.z;
     admit(s, h, need, ceil_div(need, cfg.block_size), now);
     tokens += need;
+    if (!prefill_first_admits(tokens)) { break; }
+    if (reserves && !reservation_admits(rep.w_root - 1u, slot_rec(REC_HOT, rep.w_root - 1u))) { break; }
   }
   return false;
 }
@@ -394,6 +561,8 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
 fn build_chunked(r: u32, now: u32) -> bool {
   schedule_running(cfg.max_batched_tokens);
   if (sr_preempted) { return false; }
+  let reserves = has_reserve_target();
+  if (reserves && rep.w_root != NIL) { begin_reservation(); }
   var budget = sr_budget;
   var admitted = false;
   loop {
@@ -404,6 +573,7 @@ fn build_chunked(r: u32, now: u32) -> bool {
     let chunk = min(h.z, budget);
     let need_blocks = ceil_div(chunk, cfg.block_size);
     if (rep.used + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
+    if (reserves && !reservation_admits(s, h)) { break; }
     admit(s, h, chunk, need_blocks, now);
     budget -= chunk;
     admitted = true;
@@ -443,6 +613,7 @@ fn schedule_step(s: u32, h_in: vec4<u32>, need: u32, tokens: u32, gather_residue
     h = with_ctx_flags(h, ctx + tokens, flags_of(h) | F_BATCH_PREFILL);
     h.z -= tokens;
     if (h.z == 0u) { count_producer(h.w, ctx + tokens); }
+    if (has_preempt_first()) { note_chunk(s, tokens); }
   } else {
     h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
     count_producer(h.w, ctx + 1u);

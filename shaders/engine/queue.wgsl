@@ -28,8 +28,21 @@ fn link_hi(h: vec4<u32>) -> u32 { return h.x >> 16u; }
 fn link_lo(h: vec4<u32>) -> u32 { return h.x & 0xffffu; }
 fn with_links(h: vec4<u32>, hi: u32, lo: u32) -> vec4<u32> { return vec4<u32>((hi << 16u) | lo, h.y, h.z, h.w); }
 
-// (key, request index) of p before that of q; p and q are ID records.
-fn before(p: vec4<u32>, q: vec4<u32>) -> bool { return p.y < q.y || (p.y == q.y && p.x < q.x); }
+// A request's place in both queues, (key lo, key hi, request index), from its ID record: a scheduler
+// with a u64 key (has_queue_key) has it computed from the trace row, the others store it in KEY.
+// Walks compute the place of the request they insert once.
+fn order_of(id: vec4<u32>) -> vec3<u32> {
+  if (has_queue_key()) {
+    let k = queue_key(id.x);
+    return vec3<u32>(k.x, k.y, id.x);
+  }
+  return vec3<u32>(id.y, 0u, id.x);
+}
+
+// Place a before place b: key ascending, ties by request index.
+fn precedes(a: vec3<u32>, b: vec3<u32>) -> bool {
+  return a.y < b.y || (a.y == b.y && (a.x < b.x || (a.x == b.x && a.z < b.z)));
+}
 
 // ---- slot table: slots ever used (LS_HIGH), freed ones on a list through LINKS ----
 
@@ -60,12 +73,12 @@ fn heap_merge(x: u32, y: u32) -> u32 {
   if (y == NIL) { return x; }
   var a = x;
   var b = y;
-  var b_id = slot_rec(REC_ID, y - 1u);
-  let x_id = slot_rec(REC_ID, x - 1u);
-  if (before(b_id, x_id)) {
+  var b_place = order_of(slot_rec(REC_ID, y - 1u));
+  let x_place = order_of(slot_rec(REC_ID, x - 1u));
+  if (precedes(b_place, x_place)) {
     a = y;
     b = x;
-    b_id = x_id;
+    b_place = x_place;
   }
   let root = a;
   loop {
@@ -78,15 +91,15 @@ fn heap_merge(x: u32, y: u32) -> u32 {
       slot_put(REC_HOT, a - 1u, with_links(h, b, left));
       break;
     }
-    let right_id = slot_rec(REC_ID, right - 1u);
-    if (before(right_id, b_id)) {
+    let right_place = order_of(slot_rec(REC_ID, right - 1u));
+    if (precedes(right_place, b_place)) {
       slot_put(REC_HOT, a - 1u, with_links(h, right, left));
       a = right;
     } else {
       slot_put(REC_HOT, a - 1u, with_links(h, b, left));
       a = b;
       b = right;
-      b_id = right_id;
+      b_place = right_place;
     }
   }
   return root;
@@ -110,12 +123,13 @@ fn waiting_pop(h: vec4<u32>) {
 // Inserts slot s (hot record h, ID record id) in order; returns h with its links set (the caller stores it).
 fn running_insert(s: u32, h: vec4<u32>, id: vec4<u32>) -> vec4<u32> {
   // Scan from the tail: newly admitted requests mostly belong near the end.
+  let place = order_of(id);
   var m = rep.r_tail;
   loop {
     tick();
     if (m == NIL) { break; }
     count(W_VISITS, 1u);
-    if (before(slot_rec(REC_ID, m - 1u), id)) { break; }
+    if (precedes(order_of(slot_rec(REC_ID, m - 1u)), place)) { break; }
     m = link_lo(slot_rec(REC_HOT, m - 1u));
   }
   var n: u32;

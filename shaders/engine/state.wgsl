@@ -44,7 +44,8 @@ struct LaneConfig {
   router: u32,
   scheduler: u32,
   batching: u32,
-  router_params: vec4<u32>, // Router.gpuWords, read only where a router of the pipeline has them
+  scheduler_params: vec4<u32>, // EngineScheduler.gpuParams of the lane's scheduler
+  router_params: vec4<u32>, // Router.gpuParams, read only where a router of the pipeline has them
 }
 
 var<private> lane: u32;
@@ -61,8 +62,8 @@ fn load_config() {
   let c = param_rec(2u);
   let d = param_rec(3u);
   var router_params = vec4<u32>(0u);
-  if (ROUTER_WORDS) { router_params = param_rec(P_ROUTER_PARAMS / 4u); }
-  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z, router_params);
+  if (ROUTER_PARAMS_USED) { router_params = param_rec(P_ROUTER_PARAMS / 4u); }
+  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z, param_rec(P_SCHEDULER_PARAMS / 4u), router_params);
   for (var q = 0u; q < MODEL_WORDS / 4u; q++) {
     let v = param_rec(P_MODEL / 4u + q);
     for (var c4 = 0u; c4 < 4u; c4++) { model[4u * q + c4] = v[c4]; }
@@ -70,7 +71,7 @@ fn load_config() {
 }
 // load_config reads PARAMS in layout.ts order.
 const_assert P_TRACE_OFFSET == 0u && P_MAX_MODEL_LEN == 8u && P_WATERMARK_BLOCKS == 9u && P_SLO_TPOT_US == 11u;
-const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_MODEL == 16u && MODEL_WORDS % 4u == 0u && P_ROUTER_PARAMS % 4u == 0u;
+const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_SCHEDULER_PARAMS == 16u && P_MODEL == 20u && MODEL_WORDS % 4u == 0u && P_ROUTER_PARAMS % 4u == 0u;
 
 // Word w of the lane's region of a u32 buffer (the histograms) whose lane-major stride is `stride` words.
 fn ix(w: u32, stride: u32) -> u32 {

@@ -1,5 +1,5 @@
 // The iteration-time model, twin of src/model/iteration.ts (formula and exactness argument there).
-// Needs shaders/u64.wgsl (add64, mul32x32) and, from the including shader, model_word(i): word i of the
+// Needs shaders/u64.wgsl (add64, sub64, mul32x32, mul64x32) and, from the including shader, model_word(i): word i of the
 // lane's model as packModelWords lays it out (0..4 ns coefficients, 5..7 ps coefficients, 8.. segment
 // starts, 24.. segment ps per token). Every sum stays below 2^52 ps (checkIterationBound), so no u64
 // here overflows and every u32 quotient fits.
@@ -20,6 +20,13 @@ fn batch_sums_empty() -> BatchSums {
   return BatchSums(0u, 0u, 0u, 0u, 0u, vec2<u32>(0u));
 }
 
+// attendedPairs: tokens*ctx + tokens*(tokens+1)/2; tokens*(tokens+1) is even, so the halving is exact.
+fn attended_pairs(tokens: u32, ctx: u32) -> vec2<u32> {
+  let tri = mul32x32(tokens, tokens + 1u);
+  let half = vec2<u32>((tri.x >> 1u) | (tri.y << 31u), tri.y >> 1u);
+  return add64(mul32x32(tokens, ctx), half);
+}
+
 // addToSums: the sums with one more scheduled request, `ctx` tokens stored, `tokens` processed now.
 fn batch_sums_add(sums: BatchSums, ctx: u32, tokens: u32, in_prefill: bool) -> BatchSums {
   var s = sums;
@@ -27,10 +34,7 @@ fn batch_sums_add(sums: BatchSums, ctx: u32, tokens: u32, in_prefill: bool) -> B
     s.prompt += tokens;
     s.prefills += 1u;
     s.prefill_ctx += ctx + tokens;
-    // tokens*ctx + tokens*(tokens+1)/2; tokens*(tokens+1) is even, so the halving is exact.
-    let tri = mul32x32(tokens, tokens + 1u);
-    let half = vec2<u32>((tri.x >> 1u) | (tri.y << 31u), tri.y >> 1u);
-    s.pairs = add64(s.pairs, add64(mul32x32(tokens, ctx), half));
+    s.pairs = add64(s.pairs, attended_pairs(tokens, ctx));
   } else {
     s.decodes += 1u;
     s.decode_ctx += ctx + tokens;
@@ -38,10 +42,19 @@ fn batch_sums_add(sums: BatchSums, ctx: u32, tokens: u32, in_prefill: bool) -> B
   return s;
 }
 
-// a * b for a u64 whose product with b stays below 2^64.
-fn model_mul64x32(a: vec2<u32>, b: u32) -> vec2<u32> {
-  let lo = mul32x32(a.x, b);
-  return vec2<u32>(lo.x, lo.y + a.y * b);
+// The sums without a request batch_sums_add added (its step withdrawn by a preemption).
+fn batch_sums_sub(sums: BatchSums, ctx: u32, tokens: u32, in_prefill: bool) -> BatchSums {
+  var s = sums;
+  if (in_prefill) {
+    s.prompt -= tokens;
+    s.prefills -= 1u;
+    s.prefill_ctx -= ctx + tokens;
+    s.pairs = sub64(s.pairs, attended_pairs(tokens, ctx));
+  } else {
+    s.decodes -= 1u;
+    s.decode_ctx -= ctx + tokens;
+  }
+  return s;
 }
 
 // (quotient lo, quotient hi, remainder) of a u64 divided by d < 2^16: long division in 16-bit digits.
@@ -90,10 +103,10 @@ fn iteration_ps(b: BatchSums) -> vec2<u32> {
   ns = add64(ns, mul32x32(model_word(2u), b.decodes));
   ns = add64(ns, mul32x32(model_word(3u), b.decode_ctx + b.prefill_ctx));
   ns = add64(ns, mul32x32(model_word(4u), b.prefills));
-  var ps = model_mul64x32(ns, 1000u);
+  var ps = mul64x32(ns, 1000u);
   ps = add64(ps, mul32x32(model_word(5u), b.decode_ctx));
   ps = add64(ps, mul32x32(model_word(6u), b.prefill_ctx));
-  ps = add64(ps, model_mul64x32(b.pairs, model_word(7u)));
+  ps = add64(ps, mul64x32(b.pairs, model_word(7u)));
   return add64(ps, model_batch_tokens_ps(b.prompt + b.decodes));
 }
 
@@ -118,9 +131,9 @@ fn decode_run_at(n: u32, decode_ctx: u32, k: u32) -> DecodeRun {
   first.decodes = n;
   first.decode_ctx = decode_ctx;
   // (perContextToken * 1000 + perDecodeContextTokenPs) * n picoseconds per iteration
-  let step_ps = add64(model_mul64x32(mul32x32(model_word(3u), n), 1000u), mul32x32(model_word(5u), n));
+  let step_ps = add64(mul64x32(mul32x32(model_word(3u), n), 1000u), mul32x32(model_word(5u), n));
   let step = model_split_us(step_ps);
-  let now = model_split_us(add64(iteration_ps(first), model_mul64x32(step_ps, k)));
+  let now = model_split_us(add64(iteration_ps(first), mul64x32(step_ps, k)));
   return DecodeRun(now.x, now.y, step.x, step.y);
 }
 

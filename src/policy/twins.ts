@@ -13,3 +13,9 @@ export function hasWgslTwin(kind: 'router' | 'scheduler', name: string): boolean
   }
   return found;
 }
+
+/**
+ * Predictors whose output lengths the GPU engine has: twins read a request's predicted output from
+ * its trace row, which is the oracle's (other predictors' values are not uploaded yet).
+ */
+export const GPU_PREDICTORS: readonly string[] = ['oracle'];

@@ -9,13 +9,13 @@ import { gpuEligibility } from '../../src/sim/gpu/engine.js';
 import { resolveLane } from '../../src/sim/lane.js';
 import { loadTrace } from '../../src/trace/readers.js';
 import { windowTrace } from '../../src/trace/trace.js';
-import { tinySpec } from '../helpers.js';
+import { makeTrace, tinySpec } from '../helpers.js';
 
 const trace = windowTrace(loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname), 0, 120);
 
 describe('WGSL twins', () => {
   it('are found beside the TypeScript modules', () => {
-    for (const s of ['vllm-fcfs', 'chunked-prefill', 'sjf']) expect(hasWgslTwin('scheduler', s)).toBe(true);
+    for (const s of ['vllm-fcfs', 'chunked-prefill', 'sjf', 'larry']) expect(hasWgslTwin('scheduler', s)).toBe(true);
     expect(hasWgslTwin('router', 'least-kv')).toBe(true);
     expect(hasWgslTwin('scheduler', 'no-such-scheduler')).toBe(false);
   });
@@ -39,5 +39,26 @@ describe('WGSL twins', () => {
     for (const r of ROUTER_NAMES.filter((n) => !hasWgslTwin('router', n))) {
       expect(why(r, 'vllm-fcfs')).toBe(`router ${r} has no WGSL twin yet`);
     }
+  });
+
+  it('run larry on the GPU with the oracle predictor only, and within its integer headroom', () => {
+    const lane = (predictor: string, agingTokensPerS = 100, reservePermille = 500) =>
+      resolveLane({ ...tinySpec('larry', {}, { schedulerParams: { watermarkPermille: 0, agingTokensPerS, reservePermille } }), predictor: { name: predictor } });
+    expect(gpuEligibility(lane('oracle'), null, trace)).toBeNull();
+    expect(gpuEligibility(lane('noisy'), null, trace)).toBe('predictor noisy has no GPU input yet');
+    expect(gpuEligibility(lane('bucket'), null, trace)).toBe('predictor bucket has no GPU input yet');
+    // 100,000 tokens/s of aging x an arrival at 2^48 µs (8.9 years) passes 2^64.
+    const late = makeTrace([[0, 4, 4], [2 ** 48, 4, 4]]);
+    expect(gpuEligibility(lane('oracle', 65_000), null, late)).toBeNull();
+    expect(gpuEligibility(lane('oracle', 100_000), null, late)).toBe('larry key (prompt + output) x 10^6 + agingTokensPerS x arrival µs can reach 2^64');
+    const long = makeTrace([[0, 1, 2 ** 30]]);
+    expect(gpuEligibility(lane('oracle', 0, 1000), null, long)).toBeNull();
+    expect(gpuEligibility(lane('oracle', 0, 2000), null, long)).toBe('larry reserve target prompt + reservePermille x output / 1000 can reach 2^31 tokens');
+  });
+
+  it('give larry lanes of the GPU differential draw the oracle predictor', () => {
+    const larryJobs = randomJobs(trace, 200, 5).filter((j) => j.spec.scheduler.name === 'larry');
+    expect(larryJobs.length).toBeGreaterThan(0);
+    for (const j of larryJobs) expect(j.spec.predictor?.name).toBe('oracle');
   });
 });

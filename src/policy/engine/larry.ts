@@ -46,6 +46,13 @@ export const larry: EngineScheduler<Params> = {
   summary: "schedlab's reading of LARRY: predicted shortest work with aging, reserved-memory admission, cheapest-recompute victim",
   params,
   usesPrediction: true,
+  gpuParams: (p) => [p.agingTokensPerS, p.reservePermille],
+  // larry.wgsl: the u64 key, and the reserve target in u32 (the oracle's predicted = output).
+  gpuHeadroom: (p, m) => {
+    if (BigInt(m.work) * 1_000_000n + BigInt(p.agingTokensPerS) * BigInt(m.arrivalUs) >= 2n ** 64n) return 'larry key (prompt + output) x 10^6 + agingTokensPerS x arrival µs can reach 2^64';
+    if (m.prompt + Math.floor((p.reservePermille * m.output) / 1000) >= 2 ** 31) return 'larry reserve target prompt + reservePermille x output / 1000 can reach 2^31 tokens';
+    return null;
+  },
   batching: (p) => p.batching,
   key: (t, j, _now, p) => BigInt(t.promptTokens[j] + t.predicted[j]) * 1_000_000n + BigInt(p.agingTokensPerS) * BigInt(t.arrivalUs[j]),
   rules: (p, lane) => ({

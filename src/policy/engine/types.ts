@@ -41,6 +41,15 @@ export interface RequestTable {
   readonly requestWords: number;
 }
 
+/** A trace's largest values, for integer headroom checks. */
+export interface TraceMaxima {
+  prompt: number;
+  output: number;
+  /** prompt + output */
+  work: number;
+  arrivalUs: number;
+}
+
 /** Lane constants a scheduler's rules may depend on. */
 export interface LaneConstants {
   blockSize: number;
@@ -142,6 +151,10 @@ export interface EngineScheduler<P extends SchedulerParams = SchedulerParams> {
   usesPrediction?: boolean;
   /** Parameter sets the GPU differential test draws from (src/sim/compare.ts), once the policy has a twin. */
   samples?: readonly Record<string, unknown>[];
+  /** The parameters its WGSL twin reads, as u32 words (the shader's cfg.scheduler_params, at most 4). */
+  gpuParams?(params: P): number[];
+  /** Why its WGSL twin's integers could overflow on a trace with these largest values, or null (gpuEligibility). */
+  gpuHeadroom?(params: P, trace: TraceMaxima): string | null;
   /** Own u32 fields per request and per replica. */
   requestWords?: number;
   replicaWords?: number;

@@ -37,6 +37,6 @@ export const sal: Router<z.infer<typeof params>> = {
         p.kvPressureWeight * Math.max(0, committedBlocks(view, r, request.promptTokens) - threshold),
     );
   },
-  gpuWords: (p, lane) => [p.prefillWeight, p.decodeWeight, p.kvPressureWeight, Math.floor((lane.kvBlocks * p.kvThresholdPermille) / 1000)],
+  gpuParams: (p, lane) => [p.prefillWeight, p.decodeWeight, p.kvPressureWeight, Math.floor((lane.kvBlocks * p.kvThresholdPermille) / 1000)],
   samples: [{}, { prefillWeight: 0, decodeWeight: 1, kvPressureWeight: 0 }, { kvThresholdPermille: 0, kvPressureWeight: 1000 }, { decodeWeight: 0 }],
 };

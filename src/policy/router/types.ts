@@ -51,7 +51,7 @@ export interface Router<P = Record<string, never>, S = undefined> {
    */
   tokenViews?: boolean;
   /** The parameters its WGSL twin reads (cfg.router_params), at most 4 u32, from the resolved parameters. */
-  gpuWords?(params: P, lane: { kvBlocks: number }): number[];
+  gpuParams?(params: P, lane: { kvBlocks: number }): number[];
   /** Reads the request's prefix units (the simulator prepares them only then). */
   usesPrefixes?: boolean;
   /**

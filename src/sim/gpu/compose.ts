@@ -114,6 +114,30 @@ function dispatcher(signature: string, args: string, selector: string, cases: { 
   return [`fn ${signature} {`, `  switch (${selector}) {`, ...arms, '  }', '}'].join('\n');
 }
 
+/**
+ * Rules a scheduler twin may add to the engine's defaults, by defining `fn <hook>_<name>`: the engine
+ * calls `<hook>(...)` on lanes for which `has_<hook>()` holds (batch.wgsl, queue.wgsl).
+ */
+const SCHEDULER_HOOKS = [
+  // A u64 queue key computed from the trace row at each comparison, for keys wider than the slot's KEY word.
+  { hook: 'queue_key', params: 'index: u32', args: 'index', returns: 'vec2<u32>', none: 'vec2<u32>(0u)' },
+  // Reservation admission (reservation.ts): the context request `index` is reserved to grow to.
+  { hook: 'reserve_target', params: 'index: u32', args: 'index', returns: 'u32', none: '0u' },
+  // SchedulerRules.preemptFirst on computed tokens: a is strictly preferred to b as the victim.
+  { hook: 'preempt_first', params: 'ctx_a: u32, ctx_b: u32', args: 'ctx_a, ctx_b', returns: 'bool', none: 'false' },
+] as const;
+
+/** `has_<hook>()` and the `<hook>(...)` dispatcher over the pipeline's schedulers whose twin defines it. */
+function schedulerHook(h: (typeof SCHEDULER_HOOKS)[number], schedulers: { id: number; name: string; text: string }[]): string {
+  const cases = schedulers.filter((s) => s.text.includes(`fn ${h.hook}_${snake(s.name)}(`)).map((s) => ({ id: s.id, callee: `${h.hook}_${snake(s.name)}` }));
+  const signature = `${h.hook}(${h.params}) -> ${h.returns}`;
+  const lanes = cases.length === schedulers.length ? 'true' : cases.length === 0 ? 'false' : cases.map((c) => `cfg.scheduler == ${c.id}u`).join(' || ');
+  return [
+    `fn has_${h.hook}() -> bool { return ${lanes}; }`,
+    cases.length === 0 ? `fn ${signature} { return ${h.none}; }` : dispatcher(signature, h.args, 'cfg.scheduler', cases),
+  ].join('\n');
+}
+
 function twin(kind: 'router' | 'engine', name: string, fn: string): [string, string] {
   const path = `src/policy/${kind}/${name}.wgsl`;
   if (!existsSync(twinUrl(kind, name))) throw new Error(`${path}: no WGSL twin (its lanes must run on the CPU)`);
@@ -129,6 +153,12 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
   const schedulers = policies.schedulers.map((name) => ({ id: index(ENGINE_SCHEDULERS, name), name, callee: `priority_key_${snake(name)}` }));
   const batchings = policies.batchings.map((name) => ({ id: BATCHING_NAMES.indexOf(name as Batching), name, callee: `build_${snake(name)}` }));
   for (const p of [...routers, ...schedulers, ...batchings]) if (p.id < 0) throw new Error(`unknown policy ${p.name}`);
+  const schedulerTwins = schedulers.map((s) => twin('engine', s.name, s.callee));
+  schedulerTwins.forEach(([path, text], k) => {
+    // The victim rule keeps a withdrawn chunk's size in the slot's KEY word (batch.wgsl note_chunk).
+    const has = (hook: string) => text.includes(`fn ${hook}_${snake(schedulers[k].name)}(`);
+    if (has('preempt_first') && !has('queue_key')) throw new Error(`${path}: preempt_first needs queue_key (the slot's KEY word holds the step's chunk)`);
+  });
   const header = [
     `// pipeline: routers ${policies.routers.join(', ')}; schedulers ${policies.schedulers.join(', ')}; batching ${policies.batchings.join(', ')}`,
     layoutWgsl(),
@@ -141,7 +171,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const LOOP_PROBE: bool = ${shape.loopProbe ?? shape.loopLimited};`,
     `const WORK_COUNTERS: bool = ${shape.workCounters === true};`,
     `const TOKEN_VIEWS: bool = ${routers.some((r) => ROUTERS[r.id].tokenViews === true)};`,
-    `const ROUTER_WORDS: bool = ${routers.some((r) => ROUTERS[r.id].gpuWords !== undefined)};`,
+    `const ROUTER_PARAMS_USED: bool = ${routers.some((r) => ROUTERS[r.id].gpuParams !== undefined)};`,
     `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(shape.simdLanes ?? 1, shape.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,
     `const R_STRIDE: u32 = ${strides.reps}u;`,
@@ -152,13 +182,14 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     dispatcher('priority_key(prompt: u32, output: u32, index: u32) -> u32', 'prompt, output, index', 'cfg.scheduler', schedulers),
     // Whether the batch is pure decode (build_* in batch.wgsl).
     dispatcher('build_batch(r: u32, now: u32) -> bool', 'r, now', 'cfg.batching', batchings),
+    ...SCHEDULER_HOOKS.map((h) => schedulerHook(h, schedulers.map((s, k) => ({ ...s, text: schedulerTwins[k][1] })))),
   ].join('\n');
   const parts: [string, string][] = [
     ['header', header],
     ...(['rng', 'histogram', 'u64'] as const).map((n): [string, string] => [`shaders/${n}.wgsl`, sharedShader(n)]),
     ['src/model/iteration.wgsl', load(ITERATION_WGSL)],
     ...ENGINE_FILES.map((n): [string, string] => [`shaders/engine/${n}.wgsl`, sharedShader(`engine/${n}`)]),
-    ...schedulers.map((s) => twin('engine', s.name, s.callee)),
+    ...schedulerTwins,
     ...routers.map((r) => twin('router', r.name, r.callee)),
   ];
   return parts.map(([name, text]) => `// ---- ${name} ----\n${text}`).join('\n');

@@ -3,6 +3,7 @@
 // runs in the shader, U.steps instants per dispatch; the host polls one live-lane word per chunk
 // and submit) -> retry lanes whose slot table overflowed -> run the rest on the CPU reference.
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
+import type { TraceMaxima } from '../../policy/engine/types.js';
 import { ROUTERS } from '../../policy/router/index.js';
 import type { Trace } from '../../trace/trace.js';
 import { CpuPool, defaultThreads, runCpuJobs } from '../cpu/pool.js';
@@ -11,7 +12,7 @@ import { resolveLane, type Lane } from '../lane.js';
 import { packModelWords } from '../../model/iteration.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
-import { hasWgslTwin } from '../../policy/twins.js';
+import { GPU_PREDICTORS, hasWgslTwin } from '../../policy/twins.js';
 import { composeEngine, laneBytes, laneStrides, replicaSlots, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
 import { MAX_GPU_REPLICAS, MAX_SLOTS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
@@ -90,7 +91,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
 
   const onGpu: number[] = [];
   jobs.forEach((job, i) => {
-    const why = gpuEligibility(lanes[i], traces.problem(job.trace));
+    const why = gpuEligibility(lanes[i], traces.problem(job.trace), job.trace);
     if (why) fallback.set(i, why);
     else onGpu.push(i);
   });
@@ -276,19 +277,38 @@ function baseShape(gpu: GpuDevice, opts: GpuRunOptions, slots: number): Pipeline
  * Why a lane cannot run on the GPU engine exactly, or null: every reason in one place. Lanes with a
  * reason run on the CPU reference, and their records say why.
  */
-export function gpuEligibility(lane: Lane, traceProblem: string | null): string | null {
+export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: Trace): string | null {
   if (traceProblem) return traceProblem;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
+  const predicts = lane.scheduler.usesPrediction === true || lane.router.usesPrediction === true;
+  if (predicts && !GPU_PREDICTORS.includes(lane.predictor.name)) return `predictor ${lane.predictor.name} has no GPU input yet`;
+  const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, traceMaxima(trace));
+  if (headroom) return headroom;
   if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
-  const predicts = lane.router.usesPrediction === true || lane.scheduler.usesPrediction === true;
-  if (predicts && lane.predictor.name !== 'oracle') return `predictor ${lane.predictor.name}: the GPU engine reads the trace's output lengths only (oracle)`;
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
   // The iteration model's context sums are u32 (iteration.wgsl).
   if (lane.profile.kvBlocks * lane.profile.blockSize >= 2 ** 32) return `KV tokens ${lane.profile.kvBlocks * lane.profile.blockSize} above 2^32-1`;
   return null;
+}
+
+/** Largest prompt, output, prompt + output and arrival of a trace (per Trace object, cached). */
+const maximaCache = new WeakMap<Trace, TraceMaxima>();
+function traceMaxima(t: Trace): TraceMaxima {
+  let m = maximaCache.get(t);
+  if (!m) {
+    m = { prompt: 0, output: 0, work: 0, arrivalUs: 0 };
+    for (let i = 0; i < t.arrivalUs.length; i++) {
+      m.prompt = Math.max(m.prompt, t.promptTokens[i]);
+      m.output = Math.max(m.output, t.outputTokens[i]);
+      m.work = Math.max(m.work, t.promptTokens[i] + t.outputTokens[i]);
+      m.arrivalUs = Math.max(m.arrivalUs, t.arrivalUs[i]);
+    }
+    maximaCache.set(t, m);
+  }
+  return m;
 }
 
 /** Distinct traces concatenated once, as (arrival lo, arrival hi, prompt, output) per request. */
@@ -326,7 +346,7 @@ function traceProblem(t: Trace): string | null {
 function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput {
   const p = lane.profile;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-  const values: Record<Exclude<ParamName, 'MODEL' | 'ROUTER_PARAMS'>, number> = {
+  const values: Record<Exclude<ParamName, 'MODEL' | 'SCHEDULER_PARAMS' | 'ROUTER_PARAMS'>, number> = {
     TRACE_OFFSET: traceOffset,
     TRACE_LENGTH: requests,
     REPLICAS: lane.replicas,
@@ -346,10 +366,11 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
   };
   const params = new Uint32Array(PARAMS.words);
   for (const [name, v] of Object.entries(values)) params[PARAMS.offset[name as ParamName]] = v;
+  params.set(lane.scheduler.gpuParams?.(lane.schedulerParams) ?? [], PARAMS.offset.SCHEDULER_PARAMS);
   params.set(packModelWords(p.iterationNs), PARAMS.offset.MODEL);
-  const routerWords = lane.router.gpuWords?.(lane.routerParams, p) ?? [];
+  const routerWords = lane.router.gpuParams?.(lane.routerParams, p) ?? [];
   if (routerWords.length > 4 || routerWords.some((w) => !Number.isInteger(w) || w < 0 || w > U32_MAX)) {
-    throw new Error(`router ${lane.router.name}: gpuWords must be at most 4 u32, got ${routerWords.join(', ')}`);
+    throw new Error(`router ${lane.router.name}: gpuParams must be at most 4 u32, got ${routerWords.join(', ')}`);
   }
   params.set(routerWords, PARAMS.offset.ROUTER_PARAMS);
   return { params, requests };

@@ -40,8 +40,9 @@ export const PARAMS = region([
   ['SCHEDULER', 1], // index in ENGINE_SCHEDULERS
   ['BATCHING', 1], // index in BATCHING_STRATEGIES
   ['PAD', 1],
+  ['SCHEDULER_PARAMS', 4], // the parameters the scheduler's WGSL twin reads (EngineScheduler.gpuParams)
   ['MODEL', MODEL_WORDS], // the iteration-time model as packModelWords lays it out (src/model/iteration.ts)
-  ['ROUTER_PARAMS', 4], // the router's parameters as its twin reads them (Router.gpuWords)
+  ['ROUTER_PARAMS', 4], // the router's parameters as its twin reads them (Router.gpuParams)
 ] as const);
 export type ParamName = keyof typeof PARAMS.offset;
 

@@ -1,0 +1,117 @@
+// larry's WGSL twin against the CPU reference where its rules differ from vLLM's: the victim with
+// the fewest computed tokens (also one already scheduled in the step, and the request itself in the
+// middle of the running list), reservation admission (refused, and forced on an empty replica),
+// its u64 key with aging 0 and large, under both batchings. The CPU run counts those decisions, so
+// a sweep that stopped making them would fail rather than pass vacuously.
+import { afterAll, describe, expect, it } from 'vitest';
+import { firstDifference, type RawMetrics } from '../../src/metrics/record.js';
+import { larry } from '../../src/policy/engine/larry.js';
+import { ceilDiv, type EngineScheduler } from '../../src/policy/engine/types.js';
+import { CpuBatchContext } from '../../src/sim/cpu/batch-context.js';
+import { simulate } from '../../src/sim/cpu/simulator.js';
+import { releaseDevice } from '../../src/sim/gpu/device.js';
+import { runGpuJobs } from '../../src/sim/gpu/engine.js';
+import type { Job } from '../../src/sim/job.js';
+import { resolveLane } from '../../src/sim/lane.js';
+import type { Trace } from '../../src/trace/trace.js';
+import { makeTrace, tinySpec } from '../helpers.js';
+
+afterAll(async () => {
+  await releaseDevice();
+});
+
+interface Decisions {
+  /** Victims whose step in the batch being formed was withdrawn. */
+  withdrawn: number;
+  /** Requests that preempted themselves with running requests after them (the walk goes on). */
+  selfInMiddle: number;
+  /** Waiting requests refused by the reservation. */
+  refused: number;
+  /** Forced admissions (nothing running) of requests the reservation would have refused. */
+  forced: number;
+}
+const none = (): Decisions => ({ withdrawn: 0, selfInMiddle: 0, refused: 0, forced: 0 });
+
+/** The CPU record of a job, counting larry's decisions into `d` (by wrapping the CPU engine's hooks). */
+function cpuRecord(job: Job, d: Decisions): RawMetrics {
+  const preempt = CpuBatchContext.prototype.preempt;
+  const rules = larry.rules!;
+  CpuBatchContext.prototype.preempt = function (this: CpuBatchContext, j: number) {
+    const pos = this.running.indexOf(j);
+    // scheduleRunning has scheduled every request before its position and none after it.
+    if (this.scheduled(j)) d.withdrawn++;
+    else if (pos < this.running.length - 1 && this.running.slice(0, pos).every((k) => this.scheduled(k))) d.selfInMiddle++;
+    return preempt.call(this, j);
+  };
+  (larry as EngineScheduler<any>).rules = (p, lane) => {
+    const r = rules(p, lane);
+    const admission = r.admission!;
+    return {
+      ...r,
+      admission: {
+        begin: (ctx) => admission.begin(ctx),
+        admit(ctx, j, tokens, force) {
+          const t = ctx.requests;
+          const target = Math.max(t.prefillTarget[j], t.promptTokens[j] + Math.floor((p.reservePermille * t.predicted[j]) / 1000));
+          // Nothing runs when forced, so nothing is reserved yet.
+          if (force && ceilDiv(target, lane.blockSize) > ctx.freeBlocks() - lane.watermarkBlocks) d.forced++;
+          const ok = admission.admit(ctx, j, tokens, force);
+          if (!ok) d.refused++;
+          return ok;
+        },
+      },
+    };
+  };
+  try {
+    return simulate(job.trace, resolveLane(job.spec)).raw;
+  } finally {
+    CpuBatchContext.prototype.preempt = preempt;
+    larry.rules = rules;
+  }
+}
+
+/** A burst-heavy trace of n requests within the tiny-test profile's 32-token model length. */
+function burstTrace(seed: number, n: number): Trace {
+  let x = seed;
+  const next = (k: number) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return (x >>> 8) % k;
+  };
+  const rows: [number, number, number][] = [];
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    if (next(3) === 0) at += next(4000);
+    const prompt = 1 + next(16);
+    rows.push([at, prompt, 1 + next(32 - prompt)]);
+  }
+  return makeTrace(rows);
+}
+
+describe('larry on the GPU engine', () => {
+  it('equals the CPU reference on victims, self-preemption and reservation, under both batchings', async () => {
+    const traces = [burstTrace(1, 40), burstTrace(7, 60), makeTrace([[0, 4, 4], [0, 8, 8]]), makeTrace([[0, 4, 20], [0, 8, 2]])];
+    const jobs: Job[] = [];
+    for (const batching of ['chunked', 'prefill-first'])
+      for (const trace of traces)
+        for (const kvBlocks of [4, 9, 16])
+          for (const [agingTokensPerS, reservePermille] of [[0, 0], [100_000, 1000], [0, 4000], [37, 500]])
+            jobs.push({
+              trace,
+              spec: tinySpec('larry', { kvBlocks, maxNumSeqs: kvBlocks > 4 ? 8 : 4 }, {
+                replicas: trace.arrivalUs.length > 10 ? 2 : 1,
+                schedulerParams: { watermarkPermille: 0, agingTokensPerS, reservePermille, batching },
+              }),
+            });
+    const { results } = await runGpuJobs(jobs, { raceTail: false });
+    const seen: Record<string, Decisions> = { chunked: none(), 'prefill-first': none() };
+    jobs.forEach((job, i) => {
+      const cpu = cpuRecord(job, seen[job.spec.scheduler.params!.batching as string]);
+      expect(results[i].engine, `job ${i}: ${results[i].fallback}`).toBe('gpu');
+      expect(firstDifference(results[i].raw, cpu), `job ${i}: ${JSON.stringify(job.spec.scheduler.params)}, ${job.spec.profile.kvBlocks} blocks`).toBeNull();
+    });
+    console.log(`larry decisions on the CPU reference: ${JSON.stringify(seen)}`);
+    for (const [batching, d] of Object.entries(seen)) {
+      for (const [decision, n] of Object.entries(d)) expect(n, `${batching}: ${decision}`).toBeGreaterThan(0);
+    }
+  });
+});
