@@ -349,8 +349,11 @@ fn schedule_running(budget_in: u32) {
       }
     }
     if (!victim_unreached && (flags_of(vh) & (F_BATCH_DECODE | F_BATCH_PREFILL)) != 0u) {
-      budget += withdraw_step(victim, vh);
+      let withdrawn = withdraw_step(victim, vh);
+      budget += withdrawn;
       scheduled -= 1u;
+      // A withdrawn chunk is again prompt still to prefill (the token views' queued count).
+      if ((flags_of(vh) & F_BATCH_PREFILL) != 0u) { vh.z += withdrawn; }
       vh = with_ctx_flags(vh, ctx_of(vh), flags_of(vh) & ~(F_BATCH_DECODE | F_BATCH_PREFILL));
     }
     let after_victim = link_hi(vh);
@@ -456,6 +459,7 @@ fn withdraw_step(s: u32, h: vec4<u32>) -> u32 {
 
 // count_producer over the batch's members again, after a withdrawn step.
 fn recount_producers() {
+  producers = 0u;
   min_left = 0xffffffffu;
   min_count = 0u;
   min_blocks = 0u;

@@ -31,7 +31,7 @@ describe('token-view routers on the GPU engine', () => {
       ['kv-jsq', {}],
     ];
     for (const [router, params] of routers)
-      for (const scheduler of ['vllm-fcfs', 'chunked-prefill', 'sjf'])
+      for (const scheduler of ['vllm-fcfs', 'chunked-prefill', 'sjf', 'larry'])
         for (const [t, trace] of traces.entries())
           jobs.push({
             trace,
