@@ -23,5 +23,6 @@ export const trtllmGuaranteedNoEvict: EngineScheduler<z.infer<typeof params>> = 
   rules: (p, lane) => ({
     admission: reservationAdmission((t, j) => t.promptTokens[j] + maxTokensOf(t, j, p.maxTokens, lane.maxModelLen) - 1, lane),
   }),
+  gpuParams: (p) => [p.maxTokens === 'max-model-len' ? 1 : 0],
   samples: [{ maxTokens: 'trace-output' }, { maxTokens: 'max-model-len' }],
 };
