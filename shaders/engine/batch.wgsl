@@ -589,13 +589,10 @@ fn build_chunked(r: u32, now: u32) -> bool {
 // formation that does not walk the list in order (arrival-pass).
 fn settle_running() {
   if (!settling) { return; }
-  var m = rep.r_head;
-  loop {
-    tick();
-    if (m == NIL) { break; }
-    count(W_VISITS, 1u);
+  tick(); // loop entry
+  for (var m = rep.r_head; m != NIL;) {
     let s = m - 1u;
-    let h = settle_member(s, slot_rec(REC_HOT, s));
+    let h = settle_member(s, visit_running(m));
     m = link_hi(h);
     if (settle_completes) {
       settle_completion(s, h);
