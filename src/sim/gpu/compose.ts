@@ -123,8 +123,10 @@ const SCHEDULER_HOOKS = [
   { hook: 'queue_key', params: 'index: u32', args: 'index', returns: 'vec2<u32>', none: 'vec2<u32>(0u)' },
   // Reservation admission (reservation.ts): the context request `index` is reserved to grow to.
   { hook: 'reserve_target', params: 'index: u32', args: 'index', returns: 'u32', none: '0u' },
-  // SchedulerRules.preemptFirst on computed tokens: a is strictly preferred to b as the victim.
-  { hook: 'preempt_first', params: 'ctx_a: u32, ctx_b: u32', args: 'ctx_a, ctx_b', returns: 'bool', none: 'false' },
+  // SchedulerRules.preemptFirst: running request a (slot, computed tokens) is strictly preferred to b as the victim.
+  { hook: 'preempt_first', params: 's_a: u32, ctx_a: u32, s_b: u32, ctx_b: u32', args: 's_a, ctx_a, s_b, ctx_b', returns: 'bool', none: 'false' },
+  // SchedulerRules.runningOrder 'admission': admitted requests join the running list at its tail.
+  { hook: 'running_appends', params: '', args: '', returns: 'bool', none: 'false' },
 ] as const;
 
 /** `has_<hook>()` and the `<hook>(...)` dispatcher over the pipeline's schedulers whose twin defines it. */
