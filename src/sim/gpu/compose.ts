@@ -129,15 +129,24 @@ const SCHEDULER_HOOKS = [
   { hook: 'running_appends', params: '', args: '', returns: 'bool', none: 'false' },
 ] as const;
 
-/** `has_<hook>()` and the `<hook>(...)` dispatcher over the pipeline's schedulers whose twin defines it. */
+/**
+ * `has_<hook>()` and the `<hook>(...)` dispatcher over the pipeline's schedulers whose twin defines
+ * it; on lanes whose scheduler does not, the dispatcher returns the hook's `none`.
+ */
 function schedulerHook(h: (typeof SCHEDULER_HOOKS)[number], schedulers: { id: number; name: string; text: string }[]): string {
   const cases = schedulers.filter((s) => s.text.includes(`fn ${h.hook}_${snake(s.name)}(`)).map((s) => ({ id: s.id, callee: `${h.hook}_${snake(s.name)}` }));
   const signature = `${h.hook}(${h.params}) -> ${h.returns}`;
-  const lanes = cases.length === schedulers.length ? 'true' : cases.length === 0 ? 'false' : cases.map((c) => `cfg.scheduler == ${c.id}u`).join(' || ');
-  return [
-    `fn has_${h.hook}() -> bool { return ${lanes}; }`,
-    cases.length === 0 ? `fn ${signature} { return ${h.none}; }` : dispatcher(signature, h.args, 'cfg.scheduler', cases),
+  const all = cases.length === schedulers.length;
+  const lanes = all ? 'true' : cases.length === 0 ? 'false' : cases.map((c) => `cfg.scheduler == ${c.id}u`).join(' || ');
+  const partial = [
+    `fn ${signature} {`,
+    '  switch (cfg.scheduler) {',
+    ...cases.map((c) => `    case ${c.id}u: { return ${c.callee}(${h.args}); }`),
+    `    default: { return ${h.none}; }`,
+    '  }',
+    '}',
   ].join('\n');
+  return [`fn has_${h.hook}() -> bool { return ${lanes}; }`, all ? dispatcher(signature, h.args, 'cfg.scheduler', cases) : partial].join('\n');
 }
 
 function twin(kind: 'router' | 'engine', name: string, fn: string): [string, string] {
