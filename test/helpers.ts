@@ -58,3 +58,20 @@ export function configErrorOf(f: () => unknown): string {
   }
   throw new Error('no error thrown');
 }
+
+/** A burst-heavy trace of n requests within the tiny-test profile's 32-token model length. */
+export function burstTrace(seed: number, n: number): Trace {
+  let x = seed;
+  const next = (k: number) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return (x >>> 8) % k;
+  };
+  const rows: [number, number, number][] = [];
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    if (next(3) === 0) at += next(4000);
+    const prompt = 1 + next(16);
+    rows.push([at, prompt, 1 + next(32 - prompt)]);
+  }
+  return makeTrace(rows);
+}

@@ -420,7 +420,7 @@ fn victim_while_at(s: u32) -> u32 {
     } else if ((flags & F_BATCH_PREFILL) != 0u) {
       ctx -= slot_rec(REC_ID, m - 1u).y; // this iteration's chunk (note_chunk)
     }
-    if (candidate && (best == NIL || !preempt_first(best_ctx, ctx))) {
+    if (candidate && (best == NIL || !preempt_first(best - 1u, best_ctx, m - 1u, ctx))) {
       best = m;
       best_ctx = ctx;
       best_unreached = unreached;

@@ -1,7 +1,8 @@
 // Requests in flight: the slot table, the per-replica waiting queues and running lists.
 // Twin of the waiting/running arrays of src/sim/cpu/simulator.ts (insertSorted, shift, pop).
 //
-// Both queues order requests by (key, request index) ascending. The running list is intrusive and
+// Both queues order requests by (key, request index) ascending (the running list by admission for
+// schedulers whose running_appends() holds). The running list is intrusive and
 // doubly linked (LINKS = next << 16 | prev), because scheduling walks it in order and preemption
 // takes its tail. The waiting queue is only ever inserted into and popped at its head, so it is a
 // skew heap (LINKS = left << 16 | right): an insert or pop walks O(log n) nodes (amortised) instead
@@ -120,17 +121,19 @@ fn waiting_pop(h: vec4<u32>) {
 
 // ---- the open replica's running list ----
 
-// Inserts slot s (hot record h, ID record id) in order; returns h with its links set (the caller stores it).
+// Inserts slot s (hot record h, ID record id) in order, or at the tail when running_appends(); returns h with its links set (the caller stores it).
 fn running_insert(s: u32, h: vec4<u32>, id: vec4<u32>) -> vec4<u32> {
-  // Scan from the tail: newly admitted requests mostly belong near the end.
-  let place = order_of(id);
   var m = rep.r_tail;
-  loop {
-    tick();
-    if (m == NIL) { break; }
-    count(W_VISITS, 1u);
-    if (precedes(order_of(slot_rec(REC_ID, m - 1u)), place)) { break; }
-    m = link_lo(slot_rec(REC_HOT, m - 1u));
+  if (!running_appends()) {
+    // Scan from the tail: newly admitted requests mostly belong near the end.
+    let place = order_of(id);
+    loop {
+      tick();
+      if (m == NIL) { break; }
+      count(W_VISITS, 1u);
+      if (precedes(order_of(slot_rec(REC_ID, m - 1u)), place)) { break; }
+      m = link_lo(slot_rec(REC_HOT, m - 1u));
+    }
   }
   var n: u32;
   if (m == NIL) {

@@ -13,8 +13,7 @@ import { releaseDevice } from '../../src/sim/gpu/device.js';
 import { runGpuJobs } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
 import { resolveLane } from '../../src/sim/lane.js';
-import type { Trace } from '../../src/trace/trace.js';
-import { makeTrace, tinySpec } from '../helpers.js';
+import { burstTrace, makeTrace, tinySpec } from '../helpers.js';
 
 afterAll(async () => {
   await releaseDevice();
@@ -68,23 +67,6 @@ function cpuRecord(job: Job, d: Decisions): RawMetrics {
     CpuBatchContext.prototype.preempt = preempt;
     larry.rules = rules;
   }
-}
-
-/** A burst-heavy trace of n requests within the tiny-test profile's 32-token model length. */
-function burstTrace(seed: number, n: number): Trace {
-  let x = seed;
-  const next = (k: number) => {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    return (x >>> 8) % k;
-  };
-  const rows: [number, number, number][] = [];
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    if (next(3) === 0) at += next(4000);
-    const prompt = 1 + next(16);
-    rows.push([at, prompt, 1 + next(32 - prompt)]);
-  }
-  return makeTrace(rows);
 }
 
 describe('larry on the GPU engine', () => {

@@ -24,6 +24,6 @@ fn reserve_target_larry(index: u32) -> u32 {
 }
 
 // preemptFirst: the victim is the request with the fewest computed tokens (cheapest to recompute).
-fn preempt_first_larry(ctx_a: u32, ctx_b: u32) -> bool {
+fn preempt_first_larry(s_a: u32, ctx_a: u32, s_b: u32, ctx_b: u32) -> bool {
   return ctx_a < ctx_b;
 }

@@ -2,11 +2,14 @@ import { z } from 'zod';
 import type { EngineScheduler, RequestTable } from './types.js';
 import { watermarkPermille } from './watermark.js';
 
+// The order is the twin's cfg.scheduler_params.x (vllm-priority.wgsl).
+const PRIORITY_SOURCES = ['predicted-output', 'prompt', 'predicted-total'] as const;
+
 const params = z
   .object({
     watermarkPermille: watermarkPermille(0),
     priority: z
-      .enum(['predicted-output', 'prompt', 'predicted-total'])
+      .enum(PRIORITY_SOURCES)
       .default('predicted-output')
       .describe('what the client sends as priority (lower first): predicted output tokens, prompt tokens, or their sum'),
   })
@@ -42,4 +45,5 @@ export const vllmPriority: EngineScheduler<Params> = {
     },
   }),
   samples: [{ priority: 'predicted-output' }, { priority: 'prompt' }, { priority: 'predicted-total' }],
+  gpuParams: (p) => [PRIORITY_SOURCES.indexOf(p.priority)],
 };

@@ -123,19 +123,30 @@ const SCHEDULER_HOOKS = [
   { hook: 'queue_key', params: 'index: u32', args: 'index', returns: 'vec2<u32>', none: 'vec2<u32>(0u)' },
   // Reservation admission (reservation.ts): the context request `index` is reserved to grow to.
   { hook: 'reserve_target', params: 'index: u32', args: 'index', returns: 'u32', none: '0u' },
-  // SchedulerRules.preemptFirst on computed tokens: a is strictly preferred to b as the victim.
-  { hook: 'preempt_first', params: 'ctx_a: u32, ctx_b: u32', args: 'ctx_a, ctx_b', returns: 'bool', none: 'false' },
+  // SchedulerRules.preemptFirst: running request a (slot, computed tokens) is strictly preferred to b as the victim.
+  { hook: 'preempt_first', params: 's_a: u32, ctx_a: u32, s_b: u32, ctx_b: u32', args: 's_a, ctx_a, s_b, ctx_b', returns: 'bool', none: 'false' },
+  // SchedulerRules.runningOrder 'admission': admitted requests join the running list at its tail.
+  { hook: 'running_appends', params: '', args: '', returns: 'bool', none: 'false' },
 ] as const;
 
-/** `has_<hook>()` and the `<hook>(...)` dispatcher over the pipeline's schedulers whose twin defines it. */
+/**
+ * `has_<hook>()` and the `<hook>(...)` dispatcher over the pipeline's schedulers whose twin defines
+ * it; on lanes whose scheduler does not, the dispatcher returns the hook's `none`.
+ */
 function schedulerHook(h: (typeof SCHEDULER_HOOKS)[number], schedulers: { id: number; name: string; text: string }[]): string {
   const cases = schedulers.filter((s) => s.text.includes(`fn ${h.hook}_${snake(s.name)}(`)).map((s) => ({ id: s.id, callee: `${h.hook}_${snake(s.name)}` }));
   const signature = `${h.hook}(${h.params}) -> ${h.returns}`;
-  const lanes = cases.length === schedulers.length ? 'true' : cases.length === 0 ? 'false' : cases.map((c) => `cfg.scheduler == ${c.id}u`).join(' || ');
-  return [
-    `fn has_${h.hook}() -> bool { return ${lanes}; }`,
-    cases.length === 0 ? `fn ${signature} { return ${h.none}; }` : dispatcher(signature, h.args, 'cfg.scheduler', cases),
+  const all = cases.length === schedulers.length;
+  const lanes = all ? 'true' : cases.length === 0 ? 'false' : cases.map((c) => `cfg.scheduler == ${c.id}u`).join(' || ');
+  const partial = [
+    `fn ${signature} {`,
+    '  switch (cfg.scheduler) {',
+    ...cases.map((c) => `    case ${c.id}u: { return ${c.callee}(${h.args}); }`),
+    `    default: { return ${h.none}; }`,
+    '  }',
+    '}',
   ].join('\n');
+  return [`fn has_${h.hook}() -> bool { return ${lanes}; }`, all ? dispatcher(signature, h.args, 'cfg.scheduler', cases) : partial].join('\n');
 }
 
 function twin(kind: 'router' | 'engine', name: string, fn: string): [string, string] {
