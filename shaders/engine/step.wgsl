@@ -44,7 +44,8 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   rep_open(r);
   if (mask_has(pending_mask, r)) { begin_settling(r, now); }
   begin_batch();
-  let pure = build_batch(r, now);
+  // Proactive preemption may start once the free blocks shrink: such lanes fold only with nothing waiting.
+  let pure = build_batch(r, now) && (!has_displaces() || rep.waiting == 0u);
   if (settling) {
     stop(ST_INTERNAL);
     return false;
