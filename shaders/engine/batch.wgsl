@@ -155,6 +155,7 @@ var<private> min_left: u32;
 var<private> min_count: u32;
 var<private> min_blocks: u32;
 var<private> producers: u32; // members that produce a token (the token views' decode step)
+var<private> until_rekey: u32; // fewest tokens a decoding member may generate before its key changes
 // The fold's residues (contexts mod block size of its requests, gathered while the batch can still
 // be pure decode): one byte each in two words for up to 8 requests, else the replica's table.
 var<private> residues_small: bool;
@@ -190,6 +191,7 @@ fn begin_batch() {
   min_count = 0u;
   min_blocks = 0u;
   producers = 0u;
+  until_rekey = 0xffffffffu;
   residues_n = 0u;
   residues_lo = 0xffffffffu;
   residues_hi = 0xffffffffu;
@@ -588,6 +590,7 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
   // One walk of the running list either way: it settles the previous batch, and schedules every
   // running request's decode step unless prompts are admitted (then the iteration runs only them).
   // Reservation admission is decided first, as the CPU's begin() runs before any step.
+  if (has_rekey_after_tokens()) { settle_running(); }
   displace_for_waiting(true);
   let head_fits = prefill_first_admits(0u);
   let reserves = has_reserve_target();
@@ -611,6 +614,7 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
 
 // vLLM v1 / Sarathi: running requests first within the budget, then new prompt chunks.
 fn build_chunked(r: u32, now: u32) -> bool {
+  if (has_rekey_after_tokens()) { settle_running(); }
   displace_for_waiting(false);
   schedule_running(cfg.max_batched_tokens);
   if (sr_preempted) { return false; }
@@ -635,21 +639,46 @@ fn build_chunked(r: u32, now: u32) -> bool {
 }
 
 // Settles the open replica's previous batch in one walk of its running list, ahead of a batch
-// formation that does not walk the list in order (arrival-pass).
+// formation that does not walk the list in order (arrival-pass), that compares settled requests
+// (displace_for_waiting), or whose requests change keys as they generate (rekey_after_tokens: they
+// leave the list during the walk and are inserted at their new place after it, as rekeyRunning does).
 fn settle_running() {
   if (!settling) { return; }
+  var moved = NIL; // requests whose key changed, linked through LINKS
   tick(); // loop entry
   for (var m = rep.r_head; m != NIL;) {
     let s = m - 1u;
-    let h = settle_member(s, visit_running(m));
+    var h = settle_member(s, visit_running(m));
     m = link_hi(h);
     if (settle_completes) {
       settle_completion(s, h);
+    } else if (has_rekey_after_tokens() && (flags_of(h) & F_RECENT) != 0u && rekeys(s, h)) {
+      running_remove(s, h);
+      slot_put(REC_HOT, s, with_links(h, moved, NIL));
+      moved = s + 1u;
     } else {
       slot_put(REC_HOT, s, h);
     }
   }
+  tick(); // loop entry
+  loop {
+    tick();
+    if (moved == NIL) { break; }
+    let s = moved - 1u;
+    let h = slot_rec(REC_HOT, s);
+    moved = link_hi(h);
+    slot_put(REC_HOT, s, running_insert(s, h, slot_rec(REC_ID, s)));
+  }
   end_settling();
+}
+
+// Whether running request s (hot record h), which just generated tokens, gets a new key (stored).
+fn rekeys(s: u32, h: vec4<u32>) -> bool {
+  let id = slot_rec(REC_ID, s);
+  let key = rekey_after_tokens(id.x, id.y, h.w);
+  if (key == id.y) { return false; }
+  slot_put(REC_ID, s, vec4<u32>(id.x, key, id.z, id.w));
+  return true;
 }
 
 // Gives running request s (hot record h) its next step of `tokens` tokens taking `need` blocks: a
@@ -667,6 +696,10 @@ fn schedule_step(s: u32, h_in: vec4<u32>, need: u32, tokens: u32, gather_residue
   } else {
     h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
     count_producer(h.w, ctx + 1u);
+    if (has_tokens_until_rekey()) {
+      let id = slot_rec(REC_ID, s);
+      until_rekey = min(until_rekey, tokens_until_rekey(id.x, id.y, h.w));
+    }
     if (FAST_FORWARD && gather_residue) { add_residue(ctx % cfg.block_size); }
   }
   slot_put(REC_HOT, s, h);

@@ -134,6 +134,13 @@ const SCHEDULER_HOOKS = [
   // SchedulerRules.displaces: may the waiting head (slot, hot record) displace running request v
   // (settled)? Proactive preemption at the start of a batch formation (batch.wgsl displace_for_waiting).
   { hook: 'displaces', params: 's_head: u32, h_head: vec4<u32>, s_v: u32, h_v: vec4<u32>', args: 's_head, h_head, s_v, h_v', returns: 'bool', none: 'false' },
+  // SchedulerRules.rekeyAfterTokens: the key of a running request after it generated tokens (its
+  // KEY word `key`, `output_left` tokens still to generate). Lanes with it settle the previous batch
+  // in a walk of its own, and requests whose key changed move to their new place in the running list.
+  { hook: 'rekey_after_tokens', params: 'index: u32, key: u32, output_left: u32', args: 'index, key, output_left', returns: 'u32', none: 'key' },
+  // SchedulerRules.tokensUntilRekey: tokens the request may still generate before its key changes
+  // (a fold stops there).
+  { hook: 'tokens_until_rekey', params: 'index: u32, key: u32, output_left: u32', args: 'index, key, output_left', returns: 'u32', none: '0xffffffffu' },
   // SchedulerRules.runningOrder 'admission': admitted requests join the running list at its tail.
   { hook: 'running_appends', params: '', args: '', returns: 'bool', none: 'false' },
 ] as const;
