@@ -155,6 +155,7 @@ var<private> min_left: u32;
 var<private> min_count: u32;
 var<private> min_blocks: u32;
 var<private> producers: u32; // members that produce a token (the token views' decode step)
+var<private> until_rekey: u32; // fewest tokens a decoding member may generate before its key changes
 // The fold's residues (contexts mod block size of its requests, gathered while the batch can still
 // be pure decode): one byte each in two words for up to 8 requests, else the replica's table.
 var<private> residues_small: bool;
@@ -190,6 +191,7 @@ fn begin_batch() {
   min_count = 0u;
   min_blocks = 0u;
   producers = 0u;
+  until_rekey = 0xffffffffu;
   residues_n = 0u;
   residues_lo = 0xffffffffu;
   residues_hi = 0xffffffffu;
@@ -241,13 +243,16 @@ fn preempt(s: u32, h: vec4<u32>) {
   let ctx = ctx_of(h);
   rep.used -= ceil_div(ctx, cfg.block_size);
   var flags = flags_of(h);
-  let id = slot_rec(REC_ID, s);
-  if ((flags & F_RECENT) != 0u) {
+  var id = slot_rec(REC_ID, s);
+  let recent = (flags & F_RECENT) != 0u;
+  if (recent) {
     // Its last token time is about to leave the replica's PREV_END: keep it in the slot. A request
     // preempted while its replica settles has been settled, so its F_RECENT is the settled batch's.
-    slot_put(REC_ID, s, vec4<u32>(id.x, id.y, id.z, select(rep.prev_end, settle_now, settling)));
+    id.w = select(rep.prev_end, settle_now, settling);
     flags &= ~F_RECENT;
   }
+  if (has_requeue_key()) { id.y = requeue_key(id.x, h.w); }
+  if (recent || has_requeue_key()) { slot_put(REC_ID, s, id); }
   if ((flags & F_PREEMPTED) == 0u) {
     cnt_add(C_PREEMPTED_REQUESTS, 1u);
     flags |= F_PREEMPTED;
@@ -390,39 +395,44 @@ fn visit_running(m: u32) -> vec4<u32> {
 // Whether the victim victim_while_at chose is one the walk has not reached yet.
 var<private> victim_unreached: bool;
 
-// The victim when the walk, at slot s, needs a block: the last running request under the default
-// rule; under the scheduler's preempt_first, the running request no other is strictly preferred
-// to, the later on ties. It compares the context the CPU reference has then: without this
-// iteration's chunk for a request the walk scheduled a prefill chunk, with the settling batch's
-// decodes for one the walk has not reached (one that completes in it has left the CPU's list).
+// The victim when the walk, at slot s, needs a block (s = NIL - 1u: before any walk, with the
+// replica settled): the last running request under the default rule; under the scheduler's
+// preempt_first, the running request no other is strictly preferred to, the later on ties. It
+// compares the hot records the CPU reference has then: without this iteration's chunk for a request
+// the walk scheduled a prefill chunk, with the settling batch's tokens for one the walk has not
+// reached (one that completes in it has left the CPU's list).
 fn victim_while_at(s: u32) -> u32 {
   if (!has_preempt_first()) {
     victim_unreached = rep.r_tail - 1u != s;
     return rep.r_tail - 1u;
   }
   var best = NIL;
-  var best_ctx = 0u;
+  var best_h = vec4<u32>(0u);
   var best_unreached = false;
   var unreached = false;
   tick(); // loop entry (gallivm counts it too)
   for (var m = rep.r_head; m != NIL;) {
     let h = visit_running(m);
     let flags = flags_of(h);
-    var ctx = ctx_of(h);
+    var seen = h;
     var candidate = true;
     if (unreached) {
       if (settling && (flags & F_BATCH_DECODE) != 0u) {
-        ctx += settle_k;
+        seen = with_ctx_flags(h, ctx_of(h) + settle_k, flags);
+        seen.w -= settle_k;
         candidate = h.w != settle_k;
       } else if (settling && (flags & F_BATCH_PREFILL) != 0u && h.z == 0u) {
+        seen.w -= 1u;
         candidate = h.w != 1u;
       }
     } else if ((flags & F_BATCH_PREFILL) != 0u) {
-      ctx -= slot_rec(REC_ID, m - 1u).y; // this iteration's chunk (note_chunk)
+      let chunk = noted_chunk(m - 1u); // this iteration's chunk
+      seen = with_ctx_flags(h, ctx_of(h) - chunk, flags);
+      seen.z += chunk;
     }
-    if (candidate && (best == NIL || !preempt_first(best - 1u, best_ctx, m - 1u, ctx))) {
+    if (candidate && (best == NIL || !preempt_first(best - 1u, best_h, m - 1u, seen))) {
       best = m;
-      best_ctx = ctx;
+      best_h = seen;
       best_unreached = unreached;
     }
     if (m - 1u == s) { unreached = true; }
@@ -432,11 +442,21 @@ fn victim_while_at(s: u32) -> u32 {
   return best - 1u;
 }
 
-// A scheduled prefill chunk of `tokens` tokens of slot s, kept in its KEY word (free under
-// has_preempt_first: such schedulers' keys are computed, queue_key), for victim_while_at and withdraw_step.
+// A scheduled prefill chunk of `tokens` tokens of slot s, for victim_while_at and withdraw_step: in
+// the AUX record, or in the KEY word when the pipeline has none (its schedulers with preempt_first
+// compute their keys, queue_key; compose.ts slotRecords).
 fn note_chunk(s: u32, tokens: u32) {
+  if (S_RECORDS > REC_AUX) {
+    slot_put(REC_AUX, s, vec4<u32>(tokens, 0u, 0u, 0u));
+    return;
+  }
   let id = slot_rec(REC_ID, s);
   slot_put(REC_ID, s, vec4<u32>(id.x, tokens, id.z, id.w));
+}
+
+fn noted_chunk(s: u32) -> u32 {
+  if (S_RECORDS > REC_AUX) { return slot_rec(REC_AUX, s).x; }
+  return slot_rec(REC_ID, s).y;
 }
 
 // Takes the step the walk scheduled for slot s (hot record h) out of the batch: its blocks, its
@@ -451,7 +471,7 @@ fn withdraw_step(s: u32, h: vec4<u32>) -> u32 {
     return 1u;
   }
   // A prefill chunk is counted in CTX; preempt() frees its blocks with the rest.
-  let chunk = slot_rec(REC_ID, s).y;
+  let chunk = noted_chunk(s);
   batch_sums = batch_sums_sub(batch_sums, ctx - chunk, chunk, true);
   if (h.z == 0u) { producers_stale = true; }
   return chunk;
@@ -531,6 +551,35 @@ fn reservation_admits(s: u32, h: vec4<u32>) -> bool {
   return true;
 }
 
+// ---- proactive preemption (displaceForWaiting in running.ts), for schedulers with displaces ----
+
+// Whether the waiting head could start in an empty batch: a whole prompt (prefill-first) or a first
+// chunk of the token budget (chunked). Completions of the batch that ends now are off the replica's
+// blocks and counts already (finish_iteration).
+fn head_can_start(whole: bool) -> bool {
+  if (whole) { return prefill_first_admits(0u); }
+  if (rep.running >= cfg.max_num_seqs) { return false; }
+  let chunk = min(slot_rec(REC_HOT, rep.w_root - 1u).z, cfg.max_batched_tokens);
+  return rep.used + ceil_div(chunk, cfg.block_size) + cfg.watermark_blocks <= cfg.kv_blocks;
+}
+
+// While the waiting head cannot start and may displace the victim, preempt the victim. The rules
+// compare settled requests, so the replica's previous batch is settled first, in its own walk.
+fn displace_for_waiting(whole: bool) {
+  if (!has_displaces() || rep.w_root == NIL || head_can_start(whole)) { return; }
+  settle_running();
+  loop {
+    tick();
+    if (rep.w_root == NIL || rep.running == 0u || head_can_start(whole)) { break; }
+    let v = victim_while_at(NIL - 1u);
+    let vh = slot_rec(REC_HOT, v);
+    let head = rep.w_root - 1u;
+    if (!displaces(head, slot_rec(REC_HOT, head), v, vh)) { break; }
+    running_remove(v, vh);
+    preempt(v, vh);
+  }
+}
+
 fn prefill_first_admits(tokens: u32) -> bool {
   if (rep.w_root == NIL || rep.running >= cfg.max_num_seqs) { return false; }
   let need = slot_rec(REC_HOT, rep.w_root - 1u).z; // prefill target: the waiting request holds no KV
@@ -541,6 +590,8 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
   // One walk of the running list either way: it settles the previous batch, and schedules every
   // running request's decode step unless prompts are admitted (then the iteration runs only them).
   // Reservation admission is decided first, as the CPU's begin() runs before any step.
+  if (has_rekey_after_tokens()) { settle_running(); }
+  displace_for_waiting(true);
   let head_fits = prefill_first_admits(0u);
   let reserves = has_reserve_target();
   if (reserves && head_fits) { begin_reservation(); }
@@ -563,6 +614,8 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
 
 // vLLM v1 / Sarathi: running requests first within the budget, then new prompt chunks.
 fn build_chunked(r: u32, now: u32) -> bool {
+  if (has_rekey_after_tokens()) { settle_running(); }
+  displace_for_waiting(false);
   schedule_running(cfg.max_batched_tokens);
   if (sr_preempted) { return false; }
   let reserves = has_reserve_target();
@@ -586,21 +639,46 @@ fn build_chunked(r: u32, now: u32) -> bool {
 }
 
 // Settles the open replica's previous batch in one walk of its running list, ahead of a batch
-// formation that does not walk the list in order (arrival-pass).
+// formation that does not walk the list in order (arrival-pass), that compares settled requests
+// (displace_for_waiting), or whose requests change keys as they generate (rekey_after_tokens: they
+// leave the list during the walk and are inserted at their new place after it, as rekeyRunning does).
 fn settle_running() {
   if (!settling) { return; }
+  var moved = NIL; // requests whose key changed, linked through LINKS
   tick(); // loop entry
   for (var m = rep.r_head; m != NIL;) {
     let s = m - 1u;
-    let h = settle_member(s, visit_running(m));
+    var h = settle_member(s, visit_running(m));
     m = link_hi(h);
     if (settle_completes) {
       settle_completion(s, h);
+    } else if (has_rekey_after_tokens() && (flags_of(h) & F_RECENT) != 0u && rekeys(s, h)) {
+      running_remove(s, h);
+      slot_put(REC_HOT, s, with_links(h, moved, NIL));
+      moved = s + 1u;
     } else {
       slot_put(REC_HOT, s, h);
     }
   }
+  tick(); // loop entry
+  loop {
+    tick();
+    if (moved == NIL) { break; }
+    let s = moved - 1u;
+    let h = slot_rec(REC_HOT, s);
+    moved = link_hi(h);
+    slot_put(REC_HOT, s, running_insert(s, h, slot_rec(REC_ID, s)));
+  }
   end_settling();
+}
+
+// Whether running request s (hot record h), which just generated tokens, gets a new key (stored).
+fn rekeys(s: u32, h: vec4<u32>) -> bool {
+  let id = slot_rec(REC_ID, s);
+  let key = rekey_after_tokens(id.x, id.y, h.w);
+  if (key == id.y) { return false; }
+  slot_put(REC_ID, s, vec4<u32>(id.x, key, id.z, id.w));
+  return true;
 }
 
 // Gives running request s (hot record h) its next step of `tokens` tokens taking `need` blocks: a
@@ -618,6 +696,10 @@ fn schedule_step(s: u32, h_in: vec4<u32>, need: u32, tokens: u32, gather_residue
   } else {
     h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
     count_producer(h.w, ctx + 1u);
+    if (has_tokens_until_rekey()) {
+      let id = slot_rec(REC_ID, s);
+      until_rekey = min(until_rekey, tokens_until_rekey(id.x, id.y, h.w));
+    }
     if (FAST_FORWARD && gather_residue) { add_residue(ctx % cfg.block_size); }
   }
   slot_put(REC_HOT, s, h);

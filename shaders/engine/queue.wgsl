@@ -12,6 +12,7 @@
 const NIL: u32 = 0u;
 const REC_HOT: u32 = 0u; // (LINKS, CTX_FLAGS, PREFILL_LEFT, OUTPUT_LEFT)
 const REC_ID: u32 = 1u; // (INDEX, KEY, FIRST_TOKEN, LAST_TOKEN)
+const REC_AUX: u32 = 2u; // (CHUNK, -, -, -), on pipelines with S_RECORDS > 2 (layout.ts)
 
 // Flags, CTX_FLAGS >> 24.
 const F_FIRST: u32 = 1u; // has produced its first token

@@ -44,7 +44,8 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   rep_open(r);
   if (mask_has(pending_mask, r)) { begin_settling(r, now); }
   begin_batch();
-  let pure = build_batch(r, now);
+  // Proactive preemption may start once the free blocks shrink: such lanes fold only with nothing waiting.
+  let pure = build_batch(r, now) && (!has_displaces() || rep.waiting == 0u);
   if (settling) {
     stop(ST_INTERNAL);
     return false;
@@ -62,6 +63,12 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   let context = batch_sums.decode_ctx; // a fold's batch is all decodes
   let first_us = iteration_us(batch_sums);
   let folds = pure && FAST_FORWARD;
+  if (folds && until_rekey < min_left) {
+    // The fold stops where a key changes, before anyone completes (finish_iteration then takes none off).
+    min_left = until_rekey;
+    min_count = 0u;
+    min_blocks = 0u;
+  }
   record_iteration(first_us, folds);
   let end = now + first_us;
   if (end < now || end == FAR) {

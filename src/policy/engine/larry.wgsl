@@ -24,6 +24,6 @@ fn reserve_target_larry(index: u32) -> u32 {
 }
 
 // preemptFirst: the victim is the request with the fewest computed tokens (cheapest to recompute).
-fn preempt_first_larry(s_a: u32, ctx_a: u32, s_b: u32, ctx_b: u32) -> bool {
-  return ctx_a < ctx_b;
+fn preempt_first_larry(s_a: u32, h_a: vec4<u32>, s_b: u32, h_b: vec4<u32>) -> bool {
+  return ctx_of(h_a) < ctx_of(h_b);
 }

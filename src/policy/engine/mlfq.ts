@@ -72,5 +72,6 @@ export const mlfq: EngineScheduler<Params> = {
       displaces: p.preemptive ? (t, h, r) => levelOf(t, r) > levelOf(t, h) : null,
     };
   },
+  gpuParams: (p) => [p.levels | (p.quantumGrowth << 8) | (Number(p.preemptive) << 16), p.baseQuantum, p.promptTokensPerQuantumToken],
   samples: [{}, { levels: 1 }, { baseQuantum: 1, quantumGrowth: 1, preemptive: false }, { levels: 16, baseQuantum: 4, promptTokensPerQuantumToken: 1, batching: 'prefill-first' }],
 };

@@ -35,5 +35,6 @@ export const srpt: EngineScheduler<z.infer<typeof params>> = {
     preemptFirst: (t, a, b) => predictedRemaining(t, a) > predictedRemaining(t, b),
     displaces: (t, h, r) => predictedRemaining(t, r) > predictedRemaining(t, h) + p.preemptMarginTokens,
   }),
+  gpuParams: (p) => [p.preemptMarginTokens],
   samples: [{ preemptMarginTokens: 0 }, { preemptMarginTokens: 64 }, { preemptMarginTokens: 1 << 24, batching: 'prefill-first' }],
 };

@@ -27,7 +27,7 @@ fn running_appends_vllm_priority() -> bool {
 }
 
 // The victim is the running request with the largest (priority, arrival), scheduled or not.
-fn preempt_first_vllm_priority(s_a: u32, ctx_a: u32, s_b: u32, ctx_b: u32) -> bool {
+fn preempt_first_vllm_priority(s_a: u32, h_a: vec4<u32>, s_b: u32, h_b: vec4<u32>) -> bool {
   let a = slot_rec(REC_ID, s_a).x;
   let b = slot_rec(REC_ID, s_b).x;
   let pa = priority_of_vllm_priority(a);

@@ -9,7 +9,7 @@ import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
 import type { Batching } from '../../policy/engine/types.js';
 import { ROUTERS } from '../../policy/router/index.js';
 import { ITERATION_WGSL } from '../../model/iteration.js';
-import { layoutWgsl, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECORDS, HIST_WORDS } from './layout.js';
+import { layoutWgsl, AUX_SLOT_RECORDS, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECORDS, HIST_WORDS } from './layout.js';
 
 
 /** The engine's files under shaders/engine/, each one concept (state, limiter, metrics, ...). */
@@ -60,6 +60,8 @@ export interface PipelineShape {
   maxReplicas: number;
   /** Requests in flight per lane. */
   slots: number;
+  /** vec4 records per slot: SLOT_RECORDS, or AUX_SLOT_RECORDS for the schedulers slotRecords names (default SLOT_RECORDS). */
+  slotRecords?: number;
   workgroupSize?: number;
   /** Fold runs of identical decode iterations (default true; results are identical either way). */
   fastForward?: boolean;
@@ -85,20 +87,20 @@ export function replicaSlots(maxReplicas: number): number {
 }
 
 /** Words per lane of each state buffer; lane-major strides are padded to 16 words (64 bytes). */
-export function laneStrides(shape: Pick<PipelineShape, 'maxReplicas' | 'slots'>) {
+export function laneStrides(shape: Pick<PipelineShape, 'maxReplicas' | 'slots' | 'slotRecords'>) {
   const pad = (w: number) => Math.ceil(w / 16) * 16;
   return {
     params: PARAMS.words,
     ls: pad(LANE.words),
     // End times (four replicas per record), then the replicas' records: see state.wgsl rep_ix.
     reps: pad(4 * (shape.maxReplicas / 4 + REPLICA_RECORDS * shape.maxReplicas)),
-    slots: pad(4 * SLOT_RECORDS * shape.slots),
+    slots: pad(4 * (shape.slotRecords ?? SLOT_RECORDS) * shape.slots),
     hist: pad(HIST_WORDS),
   };
 }
 
 /** Bytes of device memory one lane of a shape holds. */
-export function laneBytes(shape: Pick<PipelineShape, 'maxReplicas' | 'slots'>): number {
+export function laneBytes(shape: Pick<PipelineShape, 'maxReplicas' | 'slots' | 'slotRecords'>): number {
   const s = laneStrides(shape);
   return 4 * (s.params + s.ls + s.reps + s.slots + s.hist);
 }
@@ -123,8 +125,22 @@ const SCHEDULER_HOOKS = [
   { hook: 'queue_key', params: 'index: u32', args: 'index', returns: 'vec2<u32>', none: 'vec2<u32>(0u)' },
   // Reservation admission (reservation.ts): the context request `index` is reserved to grow to.
   { hook: 'reserve_target', params: 'index: u32', args: 'index', returns: 'u32', none: '0u' },
-  // SchedulerRules.preemptFirst: running request a (slot, computed tokens) is strictly preferred to b as the victim.
-  { hook: 'preempt_first', params: 's_a: u32, ctx_a: u32, s_b: u32, ctx_b: u32', args: 's_a, ctx_a, s_b, ctx_b', returns: 'bool', none: 'false' },
+  // SchedulerRules.preemptFirst: running request a (slot, hot record as the CPU reference has it
+  // then: batch.wgsl victim_while_at) is strictly preferred to b as the victim.
+  { hook: 'preempt_first', params: 's_a: u32, h_a: vec4<u32>, s_b: u32, h_b: vec4<u32>', args: 's_a, h_a, s_b, h_b', returns: 'bool', none: 'false' },
+  // The key of a preempted request queued again with `output_left` tokens still to generate, for
+  // schedulers whose key depends on the request's progress (the slot's KEY word is set from it).
+  { hook: 'requeue_key', params: 'index: u32, output_left: u32', args: 'index, output_left', returns: 'u32', none: '0u' },
+  // SchedulerRules.displaces: may the waiting head (slot, hot record) displace running request v
+  // (settled)? Proactive preemption at the start of a batch formation (batch.wgsl displace_for_waiting).
+  { hook: 'displaces', params: 's_head: u32, h_head: vec4<u32>, s_v: u32, h_v: vec4<u32>', args: 's_head, h_head, s_v, h_v', returns: 'bool', none: 'false' },
+  // SchedulerRules.rekeyAfterTokens: the key of a running request after it generated tokens (its
+  // KEY word `key`, `output_left` tokens still to generate). Lanes with it settle the previous batch
+  // in a walk of its own, and requests whose key changed move to their new place in the running list.
+  { hook: 'rekey_after_tokens', params: 'index: u32, key: u32, output_left: u32', args: 'index, key, output_left', returns: 'u32', none: 'key' },
+  // SchedulerRules.tokensUntilRekey: tokens the request may still generate before its key changes
+  // (a fold stops there).
+  { hook: 'tokens_until_rekey', params: 'index: u32, key: u32, output_left: u32', args: 'index, key, output_left', returns: 'u32', none: '0xffffffffu' },
   // SchedulerRules.runningOrder 'admission': admitted requests join the running list at its tail.
   { hook: 'running_appends', params: '', args: '', returns: 'bool', none: 'false' },
 ] as const;
@@ -149,6 +165,17 @@ function schedulerHook(h: (typeof SCHEDULER_HOOKS)[number], schedulers: { id: nu
   return [`fn has_${h.hook}() -> bool { return ${lanes}; }`, all ? dispatcher(signature, h.args, 'cfg.scheduler', cases) : partial].join('\n');
 }
 
+/**
+ * Slot records a pipeline running these schedulers needs: the AUX record when a scheduler's victim
+ * rule (preempt_first) meets a key stored in the slot's KEY word (no queue_key), since the victim
+ * walk needs the chunk each request scheduled in the batch being formed (batch.wgsl note_chunk).
+ */
+export function slotRecords(schedulers: readonly string[]): number {
+  const defines = (name: string, hook: string) => load(twinUrl('engine', name)).includes(`fn ${hook}_${snake(name)}(`);
+  const aux = schedulers.some((s) => existsSync(twinUrl('engine', s)) && defines(s, 'preempt_first') && !defines(s, 'queue_key'));
+  return aux ? AUX_SLOT_RECORDS : SLOT_RECORDS;
+}
+
 function twin(kind: 'router' | 'engine', name: string, fn: string): [string, string] {
   const path = `src/policy/${kind}/${name}.wgsl`;
   if (!existsSync(twinUrl(kind, name))) throw new Error(`${path}: no WGSL twin (its lanes must run on the CPU)`);
@@ -165,15 +192,13 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
   const batchings = policies.batchings.map((name) => ({ id: BATCHING_NAMES.indexOf(name as Batching), name, callee: `build_${snake(name)}` }));
   for (const p of [...routers, ...schedulers, ...batchings]) if (p.id < 0) throw new Error(`unknown policy ${p.name}`);
   const schedulerTwins = schedulers.map((s) => twin('engine', s.name, s.callee));
-  schedulerTwins.forEach(([path, text], k) => {
-    // The victim rule keeps a withdrawn chunk's size in the slot's KEY word (batch.wgsl note_chunk).
-    const has = (hook: string) => text.includes(`fn ${hook}_${snake(schedulers[k].name)}(`);
-    if (has('preempt_first') && !has('queue_key')) throw new Error(`${path}: preempt_first needs queue_key (the slot's KEY word holds the step's chunk)`);
-  });
+  const records = slotRecords(policies.schedulers);
+  if ((shape.slotRecords ?? SLOT_RECORDS) < records) throw new Error(`schedulers ${policies.schedulers.join(', ')} need ${records} slot records (PipelineShape.slotRecords)`);
   const header = [
     `// pipeline: routers ${policies.routers.join(', ')}; schedulers ${policies.schedulers.join(', ')}; batching ${policies.batchings.join(', ')}`,
     layoutWgsl(),
     `const MAX_REPLICAS: u32 = ${shape.maxReplicas}u;`,
+    `const S_RECORDS: u32 = ${shape.slotRecords ?? SLOT_RECORDS}u;`,
     `const SLOTS: u32 = ${shape.slots}u;`,
     `const WORKGROUP_SIZE: u32 = ${shape.workgroupSize ?? WORKGROUP_SIZE}u;`,
     `const FAST_FORWARD: bool = ${shape.fastForward !== false};`,

@@ -13,7 +13,7 @@ import { packModelWords } from '../../model/iteration.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { GPU_PREDICTORS, hasWgslTwin } from '../../policy/twins.js';
-import { composeEngine, laneBytes, laneStrides, replicaSlots, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
+import { composeEngine, laneBytes, laneStrides, replicaSlots, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
 import { MAX_GPU_REPLICAS, MAX_SLOTS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
 
@@ -406,6 +406,7 @@ function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineS
     g.jobs.sort((a, b) => familyOrder(a) - familyOrder(b) || work(b) - work(a) || lanes[b].replicas - lanes[a].replicas || a - b);
     const names = (f: (l: Lane) => string) => [...new Set(g.jobs.map((i) => f(lanes[i])))];
     g.policies = { routers: names((l) => l.router.name), schedulers: names((l) => l.scheduler.name), batchings: names((l) => l.batching.name) };
+    g.shape.slotRecords = slotRecords(g.policies.schedulers);
   }
   return [...groups.values()];
 }

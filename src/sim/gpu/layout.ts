@@ -140,13 +140,17 @@ export const REPLICA_RECORDS = REPLICA_RESIDUE_RECORD + RES_CAP / 4;
  * Slot fields (one request in flight), in two vec4 records:
  *   HOT (LINKS, CTX_FLAGS, PREFILL_LEFT, OUTPUT_LEFT)   all a walk over the running list reads
  *   ID  (INDEX, KEY, FIRST_TOKEN, LAST_TOKEN)
+ * and, on pipelines whose schedulers need it (compose.ts slotRecords), a third:
+ *   AUX (CHUNK, -, -, -)   the prompt chunk scheduled in the batch being formed; without AUX it is
+ *                          kept in KEY, which is free when the scheduler computes its key (queue_key)
  * LINKS packs two 16-bit links (slot + 1): (next << 16 | prev) in the running list, (left << 16 |
  * right) in a waiting heap, (next << 16) in the free list. CTX_FLAGS packs the context (tokens whose
  * KV is stored, below 2^24 since maxModelLen <= 2^24) and 8 flag bits (<< 24). A request holds
  * ceil(ctx / blockSize) blocks (outside an iteration in progress), so blocks are not stored.
  */
-export const SLOT_FIELDS = ['LINKS', 'CTX_FLAGS', 'PREFILL_LEFT', 'OUTPUT_LEFT', 'INDEX', 'KEY', 'FIRST_TOKEN', 'LAST_TOKEN'] as const;
+export const SLOT_FIELDS = ['LINKS', 'CTX_FLAGS', 'PREFILL_LEFT', 'OUTPUT_LEFT', 'INDEX', 'KEY', 'FIRST_TOKEN', 'LAST_TOKEN', 'CHUNK'] as const;
 export const SLOT_RECORDS = 2;
+export const AUX_SLOT_RECORDS = 3;
 /** Slot links are 16 bits (slot + 1). */
 export const MAX_SLOTS = 65535;
 
@@ -177,6 +181,5 @@ export function layoutWgsl(): string {
   REPLICA_FIELDS.forEach((f, i) => lines.push(constant(`R_${f}`, i)));
   lines.push(constant('R_RESIDUE_RECORD', REPLICA_RESIDUE_RECORD), constant('RES_CAP', RES_CAP), constant('R_RECORDS', REPLICA_RECORDS));
   SLOT_FIELDS.forEach((f, i) => lines.push(constant(`S_${f}`, i)));
-  lines.push(constant('S_RECORDS', SLOT_RECORDS));
   return lines.join('\n');
 }
