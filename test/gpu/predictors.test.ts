@@ -1,8 +1,7 @@
 // The GPU engine reads each lane's predicted output lengths, not the trace's: larry lanes with the
 // noisy and bucket predictors give the CPU reference's records on the GPU. The predictions differ
 // from the outputs and change larry's CPU records, so a GPU engine reading the outputs would fail.
-// A router that reads predicted remaining output tokens keeps its lanes on the CPU unless the
-// predictor is the oracle (src/policy/twins.ts gpuPredictors). Needs the adapter.
+// Needs the adapter.
 import { afterAll, describe, expect, it } from 'vitest';
 import { firstDifference } from '../../src/metrics/record.js';
 import { resolveProfile } from '../../src/model/profile.js';
@@ -55,26 +54,6 @@ describe('predictors on the GPU engine', () => {
     const gpu = await runGpuJobs(jobs, { raceTail: false });
     expect(gpu.results.map((r) => r.fallback ?? r.engine)).toEqual(jobs.map(() => 'gpu'));
     expect(jobs.map((_, k) => firstDifference(cpu[k].raw, gpu.results[k].raw))).toEqual(jobs.map(() => null));
-  });
-
-  it('keep a lane whose router reads predicted remaining output on the CPU unless the predictor is the oracle', async () => {
-    const trace = windowTrace(loadTrace(AZURE), 0, 30);
-    const spec = (router: string, predictor: string): Job['spec'] => ({
-      replicas: 2,
-      router: { name: router },
-      scheduler: { name: 'larry' },
-      predictor: { name: predictor },
-      profile: resolveProfile('llama3-8b-h100'),
-      seed: 2,
-    });
-    const jobs = [spec('sal', 'oracle'), spec('sal', 'bucket'), spec('token-jsq', 'noisy'), spec('kv-jsq', 'noisy')].map((s) => ({ trace, spec: s }));
-    const { results } = await runGpuJobs(jobs, { raceTail: false });
-    expect(results.map((r) => r.fallback ?? r.engine)).toEqual([
-      'gpu',
-      'router sal reads predicted remaining output tokens, which the GPU engine keeps for the oracle predictor only, not bucket',
-      'router token-jsq reads predicted remaining output tokens, which the GPU engine keeps for the oracle predictor only, not noisy',
-      'gpu',
-    ]);
   });
 });
 

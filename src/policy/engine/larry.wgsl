@@ -8,8 +8,8 @@ fn priority_key_larry(prompt: u32, predicted: u32, index: u32) -> u32 {
   return 0u;
 }
 
-// (prompt + predicted) x 10^6 + agingTokensPerS x arrival µs: gpuEligibility checks that prompt +
-// predicted stays in u32 and the key below 2^64.
+// (prompt + predicted) x 10^6 + agingTokensPerS x arrival µs: gpuEligibility checks it stays below 2^64
+// (and prompt + predicted below 2^32: larry.ts gpuHeadroom).
 fn queue_key_larry(index: u32) -> vec2<u32> {
   let work = mul32x32(trace_prompt(index) + trace_predicted(index), 1000000u);
   return add64(work, mul64x32(trace_arrival(index), cfg.scheduler_params.x));
