@@ -23,12 +23,12 @@ afterAll(async () => {
 
 describe('predictors on the GPU engine', () => {
   it('give larry the lane predictor\'s output lengths, as on the CPU reference', async () => {
-    const trace = scaleTrace(windowTrace(loadTrace(AZURE), 0, 40), 4);
+    const trace = scaleTrace(windowTrace(loadTrace(AZURE), 0, 40), 8);
     const job = (predictor: { name: string; params?: Record<string, unknown> }, schedulerParams: Record<string, unknown>): Job => ({
       trace,
       spec: {
         replicas: 2,
-        router: { name: 'least-outstanding' },
+        router: { name: 'round-robin' },
         scheduler: { name: 'larry', params: schedulerParams },
         predictor,
         // Few blocks: the reservation refuses admissions and the victim rule preempts.
@@ -51,9 +51,11 @@ describe('predictors on the GPU engine', () => {
     for (let k = 0; k < jobs.length; k++) {
       if (k % 3 !== 0) expect(firstDifference(cpu[k - (k % 3)].raw, cpu[k].raw)).not.toBeNull();
     }
-    const gpu = await runGpuJobs(jobs, { raceTail: false });
-    expect(gpu.results.map((r) => r.fallback ?? r.engine)).toEqual(jobs.map(() => 'gpu'));
-    expect(jobs.map((_, k) => firstDifference(cpu[k].raw, gpu.results[k].raw))).toEqual(jobs.map(() => null));
+    // The oracle lanes' GPU records are the other differential tests' business.
+    const predicted = jobs.filter((_, k) => k % 3 !== 0);
+    const gpu = await runGpuJobs(predicted, { raceTail: false });
+    expect(gpu.results.map((r) => r.fallback ?? r.engine)).toEqual(predicted.map(() => 'gpu'));
+    expect(predicted.map((j, k) => firstDifference(cpu[jobs.indexOf(j)].raw, gpu.results[k].raw))).toEqual(predicted.map(() => null));
   });
 });
 
