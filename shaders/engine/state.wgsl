@@ -20,7 +20,9 @@ struct Uniforms {
 
 @group(0) @binding(0) var<uniform> U: Uniforms;
 @group(0) @binding(1) var<storage, read> params: array<vec4<u32>>; // PARAM_RECORDS per lane, lane-minor
-@group(0) @binding(2) var<storage, read> trace: array<u32>; // (arrival lo, arrival hi, prompt, output) per request
+// (arrival lo, arrival hi, prompt, output) per request, then one word per request of each distinct
+// prediction (trace, predictor, parameters, seed) the lanes read (engine.ts packTraces).
+@group(0) @binding(2) var<storage, read> trace: array<u32>;
 @group(0) @binding(3) var<storage, read_write> ls: array<vec4<u32>>; // LANE_RECORDS per lane
 @group(0) @binding(4) var<storage, read_write> reps: array<vec4<u32>>; // R_RECORDS records per replica
 @group(0) @binding(5) var<storage, read_write> slots: array<vec4<u32>>; // S_RECORDS records per slot
@@ -44,6 +46,7 @@ struct LaneConfig {
   router: u32,
   scheduler: u32,
   batching: u32,
+  predicted: u32, // trace word of request 0's prediction, or NO_PREDICTIONS (trace_predicted)
   scheduler_params: vec4<u32>, // EngineScheduler.gpuParams of the lane's scheduler
   router_params: vec4<u32>, // Router.gpuParams, read only where a router of the pipeline has them
 }
@@ -63,7 +66,7 @@ fn load_config() {
   let d = param_rec(3u);
   var router_params = vec4<u32>(0u);
   if (ROUTER_PARAMS_USED) { router_params = param_rec(P_ROUTER_PARAMS / 4u); }
-  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z, param_rec(P_SCHEDULER_PARAMS / 4u), router_params);
+  cfg = LaneConfig(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w, d.x, d.y, d.z, d.w, param_rec(P_SCHEDULER_PARAMS / 4u), router_params);
   for (var q = 0u; q < MODEL_WORDS / 4u; q++) {
     let v = param_rec(P_MODEL / 4u + q);
     for (var c4 = 0u; c4 < 4u; c4++) { model[4u * q + c4] = v[c4]; }
@@ -71,7 +74,7 @@ fn load_config() {
 }
 // load_config reads PARAMS in layout.ts order.
 const_assert P_TRACE_OFFSET == 0u && P_MAX_MODEL_LEN == 8u && P_WATERMARK_BLOCKS == 9u && P_SLO_TPOT_US == 11u;
-const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_SCHEDULER_PARAMS == 16u && P_MODEL == 20u && MODEL_WORDS % 4u == 0u && P_ROUTER_PARAMS % 4u == 0u;
+const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_PREDICTED == 15u && P_SCHEDULER_PARAMS == 16u && P_MODEL == 20u && MODEL_WORDS % 4u == 0u && P_ROUTER_PARAMS % 4u == 0u;
 
 // Word w of the lane's region of a u32 buffer (the histograms) whose lane-major stride is `stride` words.
 fn ix(w: u32, stride: u32) -> u32 {
@@ -228,6 +231,13 @@ fn trace_arrival(i: u32) -> vec2<u32> {
 }
 fn trace_prompt(i: u32) -> u32 { count_load(); return trace[4u * (cfg.trace_offset + i) + 2u]; }
 fn trace_output(i: u32) -> u32 { count_load(); return trace[4u * (cfg.trace_offset + i) + 3u]; }
+// The lane predictor's output length (RequestTable.predicted): what a policy that "reads
+// predictions" reads, never trace_output, which is what the request really generates.
+fn trace_predicted(i: u32) -> u32 {
+  if (cfg.predicted == NO_PREDICTIONS) { return trace_output(i); }
+  count_load();
+  return trace[cfg.predicted + i];
+}
 
 // What routers see of a replica (ClusterView in src/policy/router/types.ts), one load.
 struct ReplicaView {

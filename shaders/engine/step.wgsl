@@ -32,7 +32,7 @@ fn arrive(i: u32) -> bool {
     token_views_add(r, prompt, output);
     if (status != 0u) { return false; }
   }
-  slot_put(REC_ID, s, vec4<u32>(i, priority_key(prompt, output, i), 0u, 0u));
+  slot_put(REC_ID, s, vec4<u32>(i, priority_key(prompt, trace_predicted(i), i), 0u, 0u));
   // FIRST_TOKEN and LAST_TOKEN are written before they are read (F_FIRST is clear).
   waiting_insert(s, vec4<u32>(NIL, 0u, prompt, output));
   rep_close();

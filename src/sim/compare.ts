@@ -6,7 +6,7 @@ import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, type Servi
 import { SCHEDULER_NAMES, defaultBatching, engineScheduler } from '../policy/engine/index.js';
 import { PREDICTORS } from '../policy/predictor/index.js';
 import { ROUTER_NAMES, router as routerByName } from '../policy/router/index.js';
-import { GPU_PREDICTORS, hasWgslTwin } from '../policy/twins.js';
+import { gpuPredictors, hasWgslTwin } from '../policy/twins.js';
 import { draw } from '../rng.js';
 import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
@@ -59,8 +59,8 @@ function drawPolicyExtras(d: Draws, spec: Job['spec'], policies: 'gpu' | 'all'):
   if (s.samples) spec.scheduler.params = { ...spec.scheduler.params, ...d.pick(s.samples) };
   if (r.samples) spec.router.params = { ...spec.router.params, ...d.pick(r.samples) };
   if (s.usesPrediction || r.usesPrediction) {
-    // The GPU draw keeps to predictors the GPU engine has, so that its lanes run there.
-    const p = d.pick(policies === 'gpu' ? PREDICTORS.filter((q) => GPU_PREDICTORS.includes(q.name)) : PREDICTORS);
+    // The GPU draw keeps to predictors the GPU engine runs the lane's router with, so that its lanes run there.
+    const p = d.pick(policies === 'gpu' ? PREDICTORS.filter((q) => gpuPredictors(r).includes(q.name)) : PREDICTORS);
     spec.predictor = { name: p.name, params: p.samples ? d.pick(p.samples) : {} };
   }
 }

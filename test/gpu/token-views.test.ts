@@ -1,6 +1,7 @@
 // The routers that read token views (sal, token-jsq, kv-jsq) on the GPU engine: exact against the
 // CPU reference under folds, preemptions and same-instant bursts; a view past u32 stops the lane
-// with its reason; a predictor other than the oracle keeps such a lane on the CPU. Needs the adapter.
+// with its reason (a predictor other than the oracle keeps a sal or token-jsq lane on the CPU:
+// test/policy/twins.test.ts). Needs the adapter.
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveProfile } from '../../src/model/profile.js';
 import { compareJobs } from '../../src/sim/compare.js';
@@ -57,20 +58,5 @@ describe('token-view routers on the GPU engine', () => {
     const { results } = await runGpuJobs([job], { raceTail: false });
     expect(results[0].engine).toBe('cpu');
     expect(results[0].fallback).toBe(STOP.VIEWS.reason);
-  });
-
-  it('keep lanes whose router reads predictions on the CPU unless the predictor is the oracle', async () => {
-    const trace = windowTrace(loadTrace(AZURE), 0, 30);
-    const spec = (predictor: string): Job['spec'] => ({
-      replicas: 2,
-      router: { name: 'sal' },
-      scheduler: { name: 'vllm-fcfs' },
-      predictor: { name: predictor },
-      profile: resolveProfile('llama3-8b-h100'),
-      seed: 2,
-    });
-    const { results } = await runGpuJobs([{ trace, spec: spec('oracle') }, { trace, spec: spec('noisy') }], { raceTail: false });
-    expect(results.map((r) => r.engine)).toEqual(['gpu', 'cpu']);
-    expect(results[1].fallback).toBe('predictor noisy has no GPU input yet');
   });
 });

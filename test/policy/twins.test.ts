@@ -2,6 +2,7 @@
 // engine runs their lanes on the CPU reference, saying why.
 import { describe, expect, it } from 'vitest';
 import { SCHEDULER_NAMES } from '../../src/policy/engine/index.js';
+import { PREDICTOR_NAMES } from '../../src/policy/predictor/index.js';
 import { ROUTER_NAMES } from '../../src/policy/router/index.js';
 import { hasWgslTwin } from '../../src/policy/twins.js';
 import { gpuPolicies, gridJobs, randomJobs } from '../../src/sim/compare.js';
@@ -41,24 +42,38 @@ describe('WGSL twins', () => {
     }
   });
 
-  it('run larry on the GPU with the oracle predictor only, and within its integer headroom', () => {
-    const lane = (predictor: string, agingTokensPerS = 100, reservePermille = 500) =>
-      resolveLane({ ...tinySpec('larry', {}, { schedulerParams: { watermarkPermille: 0, agingTokensPerS, reservePermille } }), predictor: { name: predictor } });
-    expect(gpuEligibility(lane('oracle'), null, trace)).toBeNull();
-    expect(gpuEligibility(lane('noisy'), null, trace)).toBe('predictor noisy has no GPU input yet');
-    expect(gpuEligibility(lane('bucket'), null, trace)).toBe('predictor bucket has no GPU input yet');
+  it('run larry on the GPU with every predictor, within its integer headroom on the predictions', () => {
+    const lane = (predictor: string, agingTokensPerS = 100, reservePermille = 500, params: Record<string, unknown> = {}) =>
+      resolveLane({ ...tinySpec('larry', {}, { schedulerParams: { watermarkPermille: 0, agingTokensPerS, reservePermille } }), predictor: { name: predictor, params } });
+    for (const p of PREDICTOR_NAMES) expect(gpuEligibility(lane(p), null, trace)).toBeNull();
     // 100,000 tokens/s of aging x an arrival at 2^48 µs (8.9 years) passes 2^64.
     const late = makeTrace([[0, 4, 4], [2 ** 48, 4, 4]]);
     expect(gpuEligibility(lane('oracle', 65_000), null, late)).toBeNull();
-    expect(gpuEligibility(lane('oracle', 100_000), null, late)).toBe('larry key (prompt + output) x 10^6 + agingTokensPerS x arrival µs can reach 2^64');
+    expect(gpuEligibility(lane('oracle', 100_000), null, late)).toBe('larry key (prompt + predicted) x 10^6 + agingTokensPerS x arrival µs can reach 2^64');
     const long = makeTrace([[0, 1, 2 ** 30]]);
     expect(gpuEligibility(lane('oracle', 0, 1000), null, long)).toBeNull();
-    expect(gpuEligibility(lane('oracle', 0, 2000), null, long)).toBe('larry reserve target prompt + reservePermille x output / 1000 can reach 2^31 tokens');
+    expect(gpuEligibility(lane('oracle', 0, 2000), null, long)).toBe('larry reserve target prompt + reservePermille x predicted / 1000 can reach 2^31 tokens');
+    // The headroom is the predictions': short outputs predicted at the 2^24 clamp, and long ones predicted short.
+    const short = makeTrace([[0, 2 ** 31 - 2 ** 23, 1]]);
+    expect(gpuEligibility(lane('oracle', 0, 1000), null, short)).toBeNull();
+    expect(gpuEligibility(lane('noisy', 0, 1000, { sigma: 4 }), null, makeTrace([[0, 2 ** 31 - 2 ** 23, 2 ** 24]]))).toBe(
+      'larry reserve target prompt + reservePermille x predicted / 1000 can reach 2^31 tokens',
+    );
+    expect(gpuEligibility(lane('bucket', 0, 2000), null, long)).toBeNull(); // predicted 2^24 (the clamp)
   });
 
-  it('give larry lanes of the GPU differential draw the oracle predictor', () => {
-    const larryJobs = randomJobs(trace, 200, 5).filter((j) => j.spec.scheduler.name === 'larry');
-    expect(larryJobs.length).toBeGreaterThan(0);
-    for (const j of larryJobs) expect(j.spec.predictor?.name).toBe('oracle');
+  it('keep a lane whose router reads predicted remaining output on the CPU unless the predictor is the oracle', () => {
+    const why = (router: string, predictor: string) => gpuEligibility(resolveLane({ ...tinySpec('larry'), router: { name: router }, predictor: { name: predictor } }), null, trace);
+    expect(why('sal', 'oracle')).toBeNull();
+    expect(why('kv-jsq', 'noisy')).toBeNull();
+    expect(why('sal', 'bucket')).toBe('router sal reads predicted remaining output tokens, which the GPU engine keeps for the oracle predictor only, not bucket');
+    expect(why('token-jsq', 'noisy')).toBe('router token-jsq reads predicted remaining output tokens, which the GPU engine keeps for the oracle predictor only, not noisy');
+  });
+
+  it('draw every predictor for larry lanes of the GPU differential test, and the oracle for sal and token-jsq', () => {
+    const jobs = randomJobs(trace, 300, 5);
+    const drawn = (f: (j: (typeof jobs)[number]) => boolean) => new Set(jobs.filter(f).map((j) => j.spec.predictor?.name));
+    expect(drawn((j) => j.spec.scheduler.name === 'larry' && !['sal', 'token-jsq'].includes(j.spec.router.name))).toEqual(new Set(PREDICTOR_NAMES));
+    expect(drawn((j) => ['sal', 'token-jsq'].includes(j.spec.router.name))).toEqual(new Set(['oracle']));
   });
 });

@@ -1,4 +1,4 @@
 // Twin of chunked-prefill.ts: arrival order (key 0, ties by request index).
-fn priority_key_chunked_prefill(prompt: u32, output: u32, index: u32) -> u32 {
+fn priority_key_chunked_prefill(prompt: u32, predicted: u32, index: u32) -> u32 {
   return 0u;
 }

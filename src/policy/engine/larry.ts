@@ -47,10 +47,11 @@ export const larry: EngineScheduler<Params> = {
   params,
   usesPrediction: true,
   gpuParams: (p) => [p.agingTokensPerS, p.reservePermille],
-  // larry.wgsl: the u64 key, and the reserve target in u32 (the oracle's predicted = output).
+  // larry.wgsl: the u64 key, and the reserve target in u32; prompt + predicted stays in u32 since the
+  // reserve target bounds the prompt below 2^31 and predictions are at most MAX_PREDICTION (2^24).
   gpuHeadroom: (p, m) => {
-    if (BigInt(m.work) * 1_000_000n + BigInt(p.agingTokensPerS) * BigInt(m.arrivalUs) >= 2n ** 64n) return 'larry key (prompt + output) x 10^6 + agingTokensPerS x arrival µs can reach 2^64';
-    if (m.prompt + Math.floor((p.reservePermille * m.output) / 1000) >= 2 ** 31) return 'larry reserve target prompt + reservePermille x output / 1000 can reach 2^31 tokens';
+    if (BigInt(m.predictedWork) * 1_000_000n + BigInt(p.agingTokensPerS) * BigInt(m.arrivalUs) >= 2n ** 64n) return 'larry key (prompt + predicted) x 10^6 + agingTokensPerS x arrival µs can reach 2^64';
+    if (m.prompt + Math.floor((p.reservePermille * m.predicted) / 1000) >= 2 ** 31) return 'larry reserve target prompt + reservePermille x predicted / 1000 can reach 2^31 tokens';
     return null;
   },
   batching: (p) => p.batching,

@@ -1,17 +1,17 @@
-// Twin of larry.ts, on lanes with the oracle predictor (predicted output = the trace's output
-// length; gpuEligibility sends other predictors to the CPU). cfg.scheduler_params = (agingTokensPerS,
-// reservePermille, -, -).
+// Twin of larry.ts; the predicted output is the lane predictor's (trace_predicted).
+// cfg.scheduler_params = (agingTokensPerS, reservePermille, -, -).
 //
 // Its key is a u64, wider than the slot's KEY word, so the queues compute it from the trace row at
 // each comparison (queue_key_larry; order_of() in queue.wgsl) and the slot's KEY word holds 0.
 
-fn priority_key_larry(prompt: u32, output: u32, index: u32) -> u32 {
+fn priority_key_larry(prompt: u32, predicted: u32, index: u32) -> u32 {
   return 0u;
 }
 
-// (prompt + predicted) x 10^6 + agingTokensPerS x arrival µs: gpuEligibility checks it stays below 2^64.
+// (prompt + predicted) x 10^6 + agingTokensPerS x arrival µs: gpuEligibility checks it stays below 2^64
+// (and prompt + predicted below 2^32: larry.ts gpuHeadroom).
 fn queue_key_larry(index: u32) -> vec2<u32> {
-  let work = mul32x32(trace_prompt(index) + trace_output(index), 1000000u);
+  let work = mul32x32(trace_prompt(index) + trace_predicted(index), 1000000u);
   return add64(work, mul64x32(trace_arrival(index), cfg.scheduler_params.x));
 }
 
@@ -19,7 +19,7 @@ fn queue_key_larry(index: u32) -> vec2<u32> {
 // u32 (gpuEligibility checks the target is below 2^31).
 fn reserve_target_larry(index: u32) -> u32 {
   let permille = cfg.scheduler_params.y;
-  let predicted = trace_output(index);
+  let predicted = trace_predicted(index);
   return trace_prompt(index) + permille * (predicted / 1000u) + permille * (predicted % 1000u) / 1000u;
 }
 

@@ -48,7 +48,7 @@ fn level_end_mlfq(index: u32, level: u32) -> u32 {
   return end;
 }
 
-fn priority_key_mlfq(prompt: u32, output: u32, index: u32) -> u32 {
+fn priority_key_mlfq(prompt: u32, predicted: u32, index: u32) -> u32 {
   return join_level_mlfq(prompt);
 }
 

@@ -1,17 +1,16 @@
-// Twin of srpt.ts, on lanes with the oracle predictor (predicted output = the trace's output
-// length). cfg.scheduler_params.x = preemptMarginTokens (srpt.ts gpuParams). Its key, the
+// Twin of srpt.ts. cfg.scheduler_params.x = preemptMarginTokens (srpt.ts gpuParams). Its key, the
 // predicted remaining output when queued, is stored in the slot's KEY word, so pipelines with it
 // keep scheduled chunks in the AUX record (compose.ts slotRecords).
 
 // predictedRemaining: max(predicted - generated, 0) with `output_left` tokens still to generate.
 fn predicted_left_srpt(index: u32, output_left: u32) -> u32 {
-  let predicted = trace_output(index);
+  let predicted = trace_predicted(index);
   let generated = trace_output(index) - output_left;
   return select(0u, predicted - generated, predicted > generated);
 }
 
-fn priority_key_srpt(prompt: u32, output: u32, index: u32) -> u32 {
-  return predicted_left_srpt(index, output);
+fn priority_key_srpt(prompt: u32, predicted: u32, index: u32) -> u32 {
+  return predicted; // nothing generated yet
 }
 
 fn requeue_key_srpt(index: u32, output_left: u32) -> u32 {

@@ -2,7 +2,7 @@
 // blocks to complete it fit beside every started request's remainder (reservation admission,
 // batch.wgsl). cfg.scheduler_params.x = 1 when maxTokens is max-model-len, 0 for trace-output.
 
-fn priority_key_trtllm_guaranteed_no_evict(prompt: u32, output: u32, index: u32) -> u32 {
+fn priority_key_trtllm_guaranteed_no_evict(prompt: u32, predicted: u32, index: u32) -> u32 {
   return 0u;
 }
 

@@ -48,6 +48,9 @@ export interface TraceMaxima {
   /** prompt + output */
   work: number;
   arrivalUs: number;
+  /** The lane predictor's largest output length, and prompt + predicted (the oracle's: output, work). */
+  predicted: number;
+  predictedWork: number;
 }
 
 /** Lane constants a scheduler's rules may depend on. */

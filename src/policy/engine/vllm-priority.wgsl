@@ -1,19 +1,18 @@
-// Twin of vllm-priority.ts, on lanes with the oracle predictor (predicted output = the trace's
-// output length). cfg.scheduler_params.x: what the priority is (0 predicted output, 1 prompt,
-// 2 their sum; vllm-priority.ts gpuParams).
+// Twin of vllm-priority.ts. cfg.scheduler_params.x: what the priority is (0 predicted output,
+// 1 prompt, 2 their sum; vllm-priority.ts gpuParams).
 //
 // Its victim rule needs the slot's KEY word for a scheduled chunk (batch.wgsl note_chunk), so the
 // queues compute the key from the trace row (queue_key) and the KEY word holds 0.
 
 fn priority_of_vllm_priority(index: u32) -> u32 {
   switch (cfg.scheduler_params.x) {
-    case 0u: { return trace_output(index); }
+    case 0u: { return trace_predicted(index); }
     case 1u: { return trace_prompt(index); }
-    default: { return trace_prompt(index) + trace_output(index); }
+    default: { return trace_prompt(index) + trace_predicted(index); }
   }
 }
 
-fn priority_key_vllm_priority(prompt: u32, output: u32, index: u32) -> u32 {
+fn priority_key_vllm_priority(prompt: u32, predicted: u32, index: u32) -> u32 {
   return 0u;
 }
 

@@ -19,6 +19,7 @@ export const bucket: Predictor<z.infer<typeof params>> = {
   summary: 'mean output of the prompt-length (power-of-two) bucket over a training prefix of the trace',
   params,
   seeded: false,
+  samples: [{}, { trainFraction: 1 }],
   predict: (lengths, p) => {
     const n = lengths.outputTokens.length;
     const train = Math.min(n, Math.max(1, Math.ceil(p.trainFraction * n)));

@@ -18,6 +18,7 @@ export const noisy: Predictor<z.infer<typeof params>> = {
   summary: 'oracle x seeded log-normal error of parameter sigma',
   params,
   seeded: true,
+  samples: [{}, { sigma: 0.1 }, { sigma: 2 }],
   predict: (lengths, p, seed) => {
     const out = new Uint32Array(lengths.outputTokens.length);
     for (let i = 0; i < out.length; i++) {

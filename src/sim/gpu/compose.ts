@@ -215,7 +215,8 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const H_STRIDE: u32 = ${strides.hist}u;`,
     ...BATCHING_NAMES.map((b, i) => `const BATCHING_${snake(b).toUpperCase()}: u32 = ${i}u;`),
     dispatcher('route(req: u32) -> u32', 'req', 'cfg.router', routers),
-    dispatcher('priority_key(prompt: u32, output: u32, index: u32) -> u32', 'prompt, output, index', 'cfg.scheduler', schedulers),
+    // `predicted` is the lane predictor's output length (state.wgsl trace_predicted).
+    dispatcher('priority_key(prompt: u32, predicted: u32, index: u32) -> u32', 'prompt, predicted, index', 'cfg.scheduler', schedulers),
     // Whether the batch is pure decode (build_* in batch.wgsl).
     dispatcher('build_batch(r: u32, now: u32) -> bool', 'r, now', 'cfg.batching', batchings),
     ...SCHEDULER_HOOKS.map((h) => schedulerHook(h, schedulers.map((s, k) => ({ ...s, text: schedulerTwins[k][1] })))),

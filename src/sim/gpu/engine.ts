@@ -12,10 +12,12 @@ import { resolveLane, type Lane } from '../lane.js';
 import { packModelWords } from '../../model/iteration.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
-import { GPU_PREDICTORS, hasWgslTwin } from '../../policy/twins.js';
+import { gpuPredictors, hasWgslTwin } from '../../policy/twins.js';
+import { predictOutputs } from '../../policy/predictor/index.js';
+import { oracle } from '../../policy/predictor/oracle.js';
 import { composeEngine, laneBytes, laneStrides, replicaSlots, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
-import { MAX_GPU_REPLICAS, MAX_SLOTS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
+import { MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
 
 export interface GpuRunOptions {
   onProgress?: (done: number, total: number) => void;
@@ -85,16 +87,18 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   const lanes: Lane[] = jobs.map((j) => resolveLane(j.spec));
   const results: JobResult[] = new Array(jobs.length);
   const fallback = new Map<number, string>();
-  const traces = packTraces(jobs);
   const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  if (traces.words.byteLength > maxBinding) throw new Error(`traces hold ${traces.words.length / 4} rows, above the ${maxBinding / MiB} MiB binding limit`);
+  const traces = new TraceBuffer(jobs, maxBinding / 4);
+  if (traces.rows * 16 > maxBinding) throw new Error(`traces hold ${traces.rows} rows, above the ${maxBinding / MiB} MiB binding limit`);
 
   const onGpu: number[] = [];
+  const predicted = new Array<number>(jobs.length).fill(NO_PREDICTIONS);
   jobs.forEach((job, i) => {
-    const why = gpuEligibility(lanes[i], traces.problem(job.trace), job.trace);
+    const why = gpuEligibility(lanes[i], traces.problem(job.trace), job.trace) ?? placePredictions(lanes[i], job.trace, traces, predicted, i);
     if (why) fallback.set(i, why);
     else onGpu.push(i);
   });
+  const traceWords = traces.words();
   const groups = groupLanes(onGpu, jobs, lanes, shapeBase, opts.pipelinePerFamily ?? false);
   const chunks = planChunks(groups, gpu, opts);
   const pipelines = await buildPipelines(gpu.device, groups);
@@ -102,8 +106,8 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   const tRun = performance.now();
   const debug = process.env.SCHEDLAB_GPU_DEBUG ? (s: string) => console.error(s) : () => {};
   debug(`pipelines ready: ${groups.length} pipeline(s), ${chunks.length} chunk(s)`);
-  const traceBuf = gpu.device.createBuffer({ label: 'engine.traces', size: Math.max(16, traces.words.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-  gpu.device.queue.writeBuffer(traceBuf, 0, traces.words);
+  const traceBuf = gpu.device.createBuffer({ label: 'engine.traces', size: Math.max(16, traceWords.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  gpu.device.queue.writeBuffer(traceBuf, 0, traceWords);
   const total = jobs.length;
   let done = fallback.size;
   opts.onProgress?.(done, total);
@@ -121,7 +125,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     let bytes = 0;
     while (c1 < chunks.length && (c1 === c0 || bytes + chunks[c1].bytes <= waveBytes)) bytes += chunks[c1++].bytes;
     let active = chunks.slice(c0, c1).map((c) => {
-      const inputs = c.jobs.map((j) => laneInput(lanes[j], traces.offset(jobs[j].trace), jobs[j].trace.arrivalUs.length));
+      const inputs = c.jobs.map((j) => laneInput(lanes[j], traces.offset(jobs[j].trace), jobs[j].trace.arrivalUs.length, predicted[j]));
       return { plan: c, run: new ChunkRun(gpu.device, pipelines.get(c.group)!, traceBuf, inputs, c.group.shape, steps, c.label) };
     });
     c0 = c1;
@@ -281,9 +285,10 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (traceProblem) return traceProblem;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
-  const predicts = lane.scheduler.usesPrediction === true || lane.router.usesPrediction === true;
-  if (predicts && !GPU_PREDICTORS.includes(lane.predictor.name)) return `predictor ${lane.predictor.name} has no GPU input yet`;
-  const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, traceMaxima(trace));
+  if (readsPredictions(lane) && !gpuPredictors(lane.router).includes(lane.predictor.name)) {
+    return `router ${lane.router.name} reads predicted remaining output tokens, which the GPU engine keeps for the oracle predictor only, not ${lane.predictor.name}`;
+  }
+  const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, laneMaxima(lane, trace));
   if (headroom) return headroom;
   if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
@@ -294,43 +299,115 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   return null;
 }
 
-/** Largest prompt, output, prompt + output and arrival of a trace (per Trace object, cached). */
+const readsPredictions = (lane: Lane) => lane.scheduler.usesPrediction === true || lane.router.usesPrediction === true;
+
+/** The lane's predicted output lengths, or null where the twins read the trace's own (state.wgsl trace_predicted). */
+function lanePredictions(lane: Lane, trace: Trace): Uint32Array | null {
+  if (!readsPredictions(lane) || lane.predictor === oracle) return null;
+  return predictOutputs(trace, lane.predictor, lane.predictorParams, lane.seed);
+}
+
+/** Largest prompt, output, prompt + output and arrival of a trace, and of its predictions (cached per array). */
 const maximaCache = new WeakMap<Trace, TraceMaxima>();
-function traceMaxima(t: Trace): TraceMaxima {
+const predictedMaximaCache = new WeakMap<Uint32Array, Pick<TraceMaxima, 'predicted' | 'predictedWork'>>();
+function laneMaxima(lane: Lane, t: Trace): TraceMaxima {
   let m = maximaCache.get(t);
   if (!m) {
-    m = { prompt: 0, output: 0, work: 0, arrivalUs: 0 };
+    m = { prompt: 0, output: 0, work: 0, arrivalUs: 0, predicted: 0, predictedWork: 0 };
     for (let i = 0; i < t.arrivalUs.length; i++) {
       m.prompt = Math.max(m.prompt, t.promptTokens[i]);
       m.output = Math.max(m.output, t.outputTokens[i]);
       m.work = Math.max(m.work, t.promptTokens[i] + t.outputTokens[i]);
       m.arrivalUs = Math.max(m.arrivalUs, t.arrivalUs[i]);
     }
+    m.predicted = m.output;
+    m.predictedWork = m.work;
     maximaCache.set(t, m);
   }
-  return m;
+  const predictions = lanePredictions(lane, t);
+  if (!predictions) return m;
+  let p = predictedMaximaCache.get(predictions);
+  if (!p) {
+    p = { predicted: 0, predictedWork: 0 };
+    for (let i = 0; i < predictions.length; i++) {
+      p.predicted = Math.max(p.predicted, predictions[i]);
+      p.predictedWork = Math.max(p.predictedWork, t.promptTokens[i] + predictions[i]);
+    }
+    predictedMaximaCache.set(predictions, p);
+  }
+  return { ...m, ...p };
 }
 
-/** Distinct traces concatenated once, as (arrival lo, arrival hi, prompt, output) per request. */
-function packTraces(jobs: Job[]) {
-  const entries = new Map<Trace, { offset: number; problem: string | null }>();
-  let rows = 0;
-  for (const job of jobs) {
-    if (entries.has(job.trace)) continue;
-    entries.set(job.trace, { offset: rows, problem: traceProblem(job.trace) });
-    rows += job.trace.arrivalUs.length;
-  }
-  const words = new Uint32Array(Math.max(4, 4 * rows));
-  for (const [t, { offset }] of entries) {
-    for (let i = 0; i < t.arrivalUs.length; i++) {
-      const w = 4 * (offset + i);
-      words[w] = t.arrivalUs[i] % 2 ** 32;
-      words[w + 1] = Math.floor(t.arrivalUs[i] / 2 ** 32);
-      words[w + 2] = t.promptTokens[i];
-      words[w + 3] = t.outputTokens[i];
+/**
+ * The trace buffer: the distinct traces' rows (arrival lo, arrival hi, prompt, output), then each
+ * distinct prediction array lanes read, one word per request. predictOutputs returns one array per
+ * (length columns, predictor, parameters, seed when seeded), so lanes sharing those share its words.
+ */
+export class TraceBuffer {
+  private readonly traces = new Map<Trace, { offset: number; problem: string | null }>();
+  private readonly predictions = new Map<Uint32Array, number>();
+  /** Trace rows; prediction arrays follow at word 4 x rows. */
+  readonly rows: number;
+  private used: number;
+
+  constructor(
+    jobs: Job[],
+    private readonly maxWords: number,
+  ) {
+    let rows = 0;
+    for (const job of jobs) {
+      if (this.traces.has(job.trace)) continue;
+      this.traces.set(job.trace, { offset: rows, problem: traceProblem(job.trace) });
+      rows += job.trace.arrivalUs.length;
     }
+    this.rows = rows;
+    this.used = 4 * rows;
   }
-  return { words, offset: (t: Trace) => entries.get(t)!.offset, problem: (t: Trace) => entries.get(t)!.problem };
+
+  offset(t: Trace): number {
+    return this.traces.get(t)!.offset;
+  }
+
+  problem(t: Trace): string | null {
+    return this.traces.get(t)!.problem;
+  }
+
+  /** The word where `predictions` start, adding them if the binding has room for them; null if not. */
+  place(predictions: Uint32Array): number | null {
+    let at = this.predictions.get(predictions);
+    if (at === undefined) {
+      if (this.used + predictions.length > this.maxWords) return null;
+      at = this.used;
+      this.predictions.set(predictions, at);
+      this.used += predictions.length;
+    }
+    return at;
+  }
+
+  words(): Uint32Array<ArrayBuffer> {
+    const words = new Uint32Array(Math.max(4, this.used));
+    for (const [t, { offset }] of this.traces) {
+      for (let i = 0; i < t.arrivalUs.length; i++) {
+        const w = 4 * (offset + i);
+        words[w] = t.arrivalUs[i] % 2 ** 32;
+        words[w + 1] = Math.floor(t.arrivalUs[i] / 2 ** 32);
+        words[w + 2] = t.promptTokens[i];
+        words[w + 3] = t.outputTokens[i];
+      }
+    }
+    for (const [p, at] of this.predictions) words.set(p, at);
+    return words;
+  }
+}
+
+/** Puts lane i's predictions in the trace buffer (predicted[i]: their word), or says why they do not fit. */
+function placePredictions(lane: Lane, trace: Trace, traces: TraceBuffer, predicted: number[], i: number): string | null {
+  const predictions = lanePredictions(lane, trace);
+  if (!predictions) return null;
+  const at = traces.place(predictions);
+  if (at === null) return `its ${predictions.length} predicted output lengths do not fit in the trace buffer beside the traces and other lanes' predictions (binding limit)`;
+  predicted[i] = at;
+  return null;
 }
 
 /** Why a trace cannot go to the GPU (arrivals not safe integers, token sums above u32), or null. */
@@ -343,7 +420,7 @@ function traceProblem(t: Trace): string | null {
   return null;
 }
 
-function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput {
+function laneInput(lane: Lane, traceOffset: number, requests: number, predicted: number): LaneInput {
   const p = lane.profile;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
   const values: Record<Exclude<ParamName, 'MODEL' | 'SCHEDULER_PARAMS' | 'ROUTER_PARAMS'>, number> = {
@@ -362,7 +439,7 @@ function laneInput(lane: Lane, traceOffset: number, requests: number): LaneInput
     ROUTER: ROUTERS.indexOf(lane.router),
     SCHEDULER: ENGINE_SCHEDULERS.indexOf(lane.scheduler),
     BATCHING: BATCHING_NAMES.indexOf(lane.batching.name),
-    PAD: 0,
+    PREDICTED: predicted,
   };
   const params = new Uint32Array(PARAMS.words);
   for (const [name, v] of Object.entries(values)) params[PARAMS.offset[name as ParamName]] = v;
