@@ -3,17 +3,15 @@
 // middle of the running list), reservation admission (refused, and forced on an empty replica),
 // its u64 key with aging 0 and large, under both batchings. The CPU run counts those decisions, so
 // a sweep that stopped making them would fail rather than pass vacuously.
-import { afterAll, describe, expect, it } from 'vitest';
-import { firstDifference, type RawMetrics } from '../../src/metrics/record.js';
+import { afterAll, describe, it } from 'vitest';
+import type { RawMetrics } from '../../src/metrics/record.js';
 import { larry } from '../../src/policy/engine/larry.js';
-import { ceilDiv, type EngineScheduler } from '../../src/policy/engine/types.js';
+import { ceilDiv } from '../../src/policy/engine/types.js';
 import { CpuBatchContext } from '../../src/sim/cpu/batch-context.js';
-import { simulate } from '../../src/sim/cpu/simulator.js';
 import { releaseDevice } from '../../src/sim/gpu/device.js';
-import { runGpuJobs } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
-import { resolveLane } from '../../src/sim/lane.js';
 import { burstTrace, makeTrace, tinySpec } from '../helpers.js';
+import { batchingOf, expectTwinDecisions, simulateWithRules } from './twin-decisions.js';
 
 afterAll(async () => {
   await releaseDevice();
@@ -34,7 +32,6 @@ const none = (): Decisions => ({ withdrawn: 0, selfInMiddle: 0, refused: 0, forc
 /** The CPU record of a job, counting larry's decisions into `d` (by wrapping the CPU engine's hooks). */
 function cpuRecord(job: Job, d: Decisions): RawMetrics {
   const preempt = CpuBatchContext.prototype.preempt;
-  const rules = larry.rules!;
   CpuBatchContext.prototype.preempt = function (this: CpuBatchContext, j: number) {
     const pos = this.running.indexOf(j);
     // scheduleRunning has scheduled every request before its position and none after it.
@@ -42,30 +39,27 @@ function cpuRecord(job: Job, d: Decisions): RawMetrics {
     else if (pos < this.running.length - 1 && this.running.slice(0, pos).every((k) => this.scheduled(k))) d.selfInMiddle++;
     return preempt.call(this, j);
   };
-  (larry as EngineScheduler<any>).rules = (p, lane) => {
-    const r = rules(p, lane);
-    const admission = r.admission!;
-    return {
-      ...r,
-      admission: {
-        begin: (ctx) => admission.begin(ctx),
-        admit(ctx, j, tokens, force) {
-          const t = ctx.requests;
-          const target = Math.max(t.prefillTarget[j], t.promptTokens[j] + Math.floor((p.reservePermille * t.predicted[j]) / 1000));
-          // Nothing runs when forced, so nothing is reserved yet.
-          if (force && ceilDiv(target, lane.blockSize) > ctx.freeBlocks() - lane.watermarkBlocks) d.forced++;
-          const ok = admission.admit(ctx, j, tokens, force);
-          if (!ok) d.refused++;
-          return ok;
-        },
-      },
-    };
-  };
   try {
-    return simulate(job.trace, resolveLane(job.spec)).raw;
+    return simulateWithRules<{ reservePermille: number }>(job, larry, (r, p, lane) => {
+      const admission = r.admission!;
+      return {
+        ...r,
+        admission: {
+          begin: (ctx) => admission.begin(ctx),
+          admit(ctx, j, tokens, force) {
+            const t = ctx.requests;
+            const target = Math.max(t.prefillTarget[j], t.promptTokens[j] + Math.floor((p.reservePermille * t.predicted[j]) / 1000));
+            // Nothing runs when forced, so nothing is reserved yet.
+            if (force && ceilDiv(target, lane.blockSize) > ctx.freeBlocks() - lane.watermarkBlocks) d.forced++;
+            const ok = admission.admit(ctx, j, tokens, force);
+            if (!ok) d.refused++;
+            return ok;
+          },
+        },
+      };
+    });
   } finally {
     CpuBatchContext.prototype.preempt = preempt;
-    larry.rules = rules;
   }
 }
 
@@ -84,16 +78,6 @@ describe('larry on the GPU engine', () => {
                 schedulerParams: { watermarkPermille: 0, agingTokensPerS, reservePermille, batching },
               }),
             });
-    const { results } = await runGpuJobs(jobs, { raceTail: false });
-    const seen: Record<string, Decisions> = { chunked: none(), 'prefill-first': none() };
-    jobs.forEach((job, i) => {
-      const cpu = cpuRecord(job, seen[job.spec.scheduler.params!.batching as string]);
-      expect(results[i].engine, `job ${i}: ${results[i].fallback}`).toBe('gpu');
-      expect(firstDifference(results[i].raw, cpu), `job ${i}: ${JSON.stringify(job.spec.scheduler.params)}, ${job.spec.profile.kvBlocks} blocks`).toBeNull();
-    });
-    console.log(`larry decisions on the CPU reference: ${JSON.stringify(seen)}`);
-    for (const [batching, d] of Object.entries(seen)) {
-      for (const [decision, n] of Object.entries(d)) expect(n, `${batching}: ${decision}`).toBeGreaterThan(0);
-    }
+    await expectTwinDecisions('larry', jobs, batchingOf, none, cpuRecord);
   });
 });

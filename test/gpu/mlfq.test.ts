@@ -3,16 +3,13 @@
 // the running list and stops a fold), and proactive preemption of the last running request by a
 // waiting head of a higher level. The CPU run counts those decisions, so a sweep that stopped
 // making them would fail rather than pass vacuously.
-import { afterAll, describe, expect, it } from 'vitest';
-import { firstDifference, type RawMetrics } from '../../src/metrics/record.js';
+import { afterAll, describe, it } from 'vitest';
+import type { RawMetrics } from '../../src/metrics/record.js';
 import { mlfq } from '../../src/policy/engine/mlfq.js';
-import type { EngineScheduler } from '../../src/policy/engine/types.js';
-import { simulate } from '../../src/sim/cpu/simulator.js';
 import { releaseDevice } from '../../src/sim/gpu/device.js';
-import { runGpuJobs } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
-import { resolveLane } from '../../src/sim/lane.js';
 import { burstTrace, makeTrace, tinySpec } from '../helpers.js';
+import { batchingOf, expectTwinDecisions, simulateWithRules } from './twin-decisions.js';
 
 afterAll(async () => {
   await releaseDevice();
@@ -30,32 +27,25 @@ const none = (): Decisions => ({ skipJoined: 0, demoted: 0, displaced: 0 });
 
 /** The CPU record of a job, counting the scheduler's decisions into `d` (by wrapping its rules). */
 function cpuRecord(job: Job, d: Decisions): RawMetrics {
-  const rules = mlfq.rules!;
-  (mlfq as EngineScheduler<any>).rules = (p, lane) => {
-    const r = rules(p, lane);
-    return {
-      ...r,
-      initRequest: (t, j) => {
-        r.initRequest!(t, j);
-        if (t.words[j * mlfq.requestWords!] > 0) d.skipJoined++;
-      },
-      rekeyAfterTokens: (t, j) => {
-        const yes = r.rekeyAfterTokens!(t, j);
-        if (yes) d.demoted++;
-        return yes;
-      },
-      displaces: r.displaces && ((t, h, v) => {
+  return simulateWithRules(job, mlfq, (r) => ({
+    ...r,
+    initRequest: (t, j) => {
+      r.initRequest!(t, j);
+      if (t.words[j * mlfq.requestWords!] > 0) d.skipJoined++;
+    },
+    rekeyAfterTokens: (t, j) => {
+      const yes = r.rekeyAfterTokens!(t, j);
+      if (yes) d.demoted++;
+      return yes;
+    },
+    displaces:
+      r.displaces &&
+      ((t, h, v) => {
         const yes = r.displaces!(t, h, v);
         if (yes) d.displaced++;
         return yes;
       }),
-    };
-  };
-  try {
-    return simulate(job.trace, resolveLane(job.spec)).raw;
-  } finally {
-    mlfq.rules = rules;
-  }
+  }));
 }
 
 describe('mlfq on the GPU engine', () => {
@@ -79,16 +69,6 @@ describe('mlfq on the GPU engine', () => {
                 schedulerParams: { watermarkPermille: 0, ...set, batching },
               }),
             });
-    const { results } = await runGpuJobs(jobs, { raceTail: false });
-    const seen: Record<string, Decisions> = { chunked: none(), 'prefill-first': none() };
-    jobs.forEach((job, i) => {
-      const cpu = cpuRecord(job, seen[job.spec.scheduler.params!.batching as string]);
-      expect(results[i].engine, `job ${i}: ${results[i].fallback}`).toBe('gpu');
-      expect(firstDifference(results[i].raw, cpu), `job ${i}: ${JSON.stringify(job.spec.scheduler.params)}, ${job.spec.profile.kvBlocks} blocks`).toBeNull();
-    });
-    console.log(`mlfq decisions on the CPU reference: ${JSON.stringify(seen)}`);
-    for (const [batching, d] of Object.entries(seen)) {
-      for (const [decision, n] of Object.entries(d)) expect(n, `${batching}: ${decision}`).toBeGreaterThan(0);
-    }
+    await expectTwinDecisions('mlfq', jobs, batchingOf, none, cpuRecord);
   });
 });

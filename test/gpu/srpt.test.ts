@@ -4,17 +4,14 @@
 // key computed again when a preempted request is queued with part of its output generated. The CPU
 // run counts those decisions, so a sweep that stopped making them would fail rather than pass
 // vacuously.
-import { afterAll, describe, expect, it } from 'vitest';
-import { firstDifference, type RawMetrics } from '../../src/metrics/record.js';
+import { afterAll, describe, it } from 'vitest';
+import type { RawMetrics } from '../../src/metrics/record.js';
 import { srpt } from '../../src/policy/engine/srpt.js';
-import type { EngineScheduler } from '../../src/policy/engine/types.js';
 import { CpuBatchContext } from '../../src/sim/cpu/batch-context.js';
-import { simulate } from '../../src/sim/cpu/simulator.js';
 import { releaseDevice } from '../../src/sim/gpu/device.js';
-import { runGpuJobs } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
-import { resolveLane } from '../../src/sim/lane.js';
 import { burstTrace, makeTrace, tinySpec } from '../helpers.js';
+import { batchingOf, expectTwinDecisions, simulateWithRules } from './twin-decisions.js';
 
 afterAll(async () => {
   await releaseDevice();
@@ -32,32 +29,26 @@ interface Decisions {
 }
 const none = (): Decisions => ({ displaced: 0, withdrawn: 0, notLast: 0, rekeyed: 0 });
 
-/** The CPU record of a job, counting the scheduler's decisions into `d` (by wrapping the CPU engine's hooks). */
+/** The CPU record of a job, counting the scheduler's decisions into `d` (by wrapping its rules and the CPU engine's hooks). */
 function cpuRecord(job: Job, d: Decisions): RawMetrics {
   const { preempt } = CpuBatchContext.prototype;
-  const rules = srpt.rules!;
   CpuBatchContext.prototype.preempt = function (this: CpuBatchContext, j: number) {
     if (this.scheduled(j)) d.withdrawn++;
     if (this.running.indexOf(j) !== this.running.length - 1) d.notLast++;
     if (this.requests.generated[j] > 0) d.rekeyed++;
     return preempt.call(this, j);
   };
-  (srpt as EngineScheduler<any>).rules = (p, lane) => {
-    const r = rules(p, lane);
-    return {
+  try {
+    return simulateWithRules(job, srpt, (r) => ({
       ...r,
       displaces: (t, h, v) => {
         const yes = r.displaces!(t, h, v);
         if (yes) d.displaced++;
         return yes;
       },
-    };
-  };
-  try {
-    return simulate(job.trace, resolveLane(job.spec)).raw;
+    }));
   } finally {
     CpuBatchContext.prototype.preempt = preempt;
-    srpt.rules = rules;
   }
 }
 
@@ -76,16 +67,6 @@ describe('srpt on the GPU engine', () => {
                 schedulerParams: { watermarkPermille: 0, preemptMarginTokens, batching },
               }),
             });
-    const { results } = await runGpuJobs(jobs, { raceTail: false });
-    const seen: Record<string, Decisions> = { chunked: none(), 'prefill-first': none() };
-    jobs.forEach((job, i) => {
-      const cpu = cpuRecord(job, seen[job.spec.scheduler.params!.batching as string]);
-      expect(results[i].engine, `job ${i}: ${results[i].fallback}`).toBe('gpu');
-      expect(firstDifference(results[i].raw, cpu), `job ${i}: ${JSON.stringify(job.spec.scheduler.params)}, ${job.spec.profile.kvBlocks} blocks`).toBeNull();
-    });
-    console.log(`srpt decisions on the CPU reference: ${JSON.stringify(seen)}`);
-    for (const [batching, d] of Object.entries(seen)) {
-      for (const [decision, n] of Object.entries(d)) expect(n, `${batching}: ${decision}`).toBeGreaterThan(0);
-    }
+    await expectTwinDecisions('srpt', jobs, batchingOf, none, cpuRecord);
   });
 });

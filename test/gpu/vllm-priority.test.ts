@@ -3,15 +3,15 @@
 // precedes in the waiting queue), and the victim with the largest (priority, arrival) wherever it
 // sits in that list, also one already scheduled in the step. The CPU run counts those decisions, so
 // a sweep that stopped making them would fail rather than pass vacuously.
-import { afterAll, describe, expect, it } from 'vitest';
-import { firstDifference, type RawMetrics } from '../../src/metrics/record.js';
+import { afterAll, describe, it } from 'vitest';
+import type { RawMetrics } from '../../src/metrics/record.js';
 import { CpuBatchContext } from '../../src/sim/cpu/batch-context.js';
 import { simulate } from '../../src/sim/cpu/simulator.js';
 import { releaseDevice } from '../../src/sim/gpu/device.js';
-import { runGpuJobs } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
 import { resolveLane } from '../../src/sim/lane.js';
 import { burstTrace, makeTrace, tinySpec } from '../helpers.js';
+import { expectTwinDecisions } from './twin-decisions.js';
 
 afterAll(async () => {
   await releaseDevice();
@@ -61,14 +61,7 @@ describe('vllm-priority on the GPU engine', () => {
                 schedulerParams: { watermarkPermille: 0, priority },
               }),
             });
-    const { results } = await runGpuJobs(jobs, { raceTail: false });
-    const seen: Decisions = { withdrawn: 0, notLast: 0, outOfKeyOrder: 0 };
-    jobs.forEach((job, i) => {
-      const cpu = cpuRecord(job, seen);
-      expect(results[i].engine, `job ${i}: ${results[i].fallback}`).toBe('gpu');
-      expect(firstDifference(results[i].raw, cpu), `job ${i}: ${JSON.stringify(job.spec.scheduler.params)}, ${job.spec.profile.kvBlocks} blocks`).toBeNull();
-    });
-    console.log(`vllm-priority decisions on the CPU reference: ${JSON.stringify(seen)}`);
-    for (const [decision, n] of Object.entries(seen)) expect(n, decision).toBeGreaterThan(0);
+    const none = (): Decisions => ({ withdrawn: 0, notLast: 0, outOfKeyOrder: 0 });
+    await expectTwinDecisions('vllm-priority', jobs, () => 'chunked', none, cpuRecord);
   });
 });
