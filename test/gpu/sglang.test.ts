@@ -84,4 +84,16 @@ describe('sglang on the GPU engine', () => {
           });
     await expectTwinDecisions('sglang', jobs, () => 'prefill-priority', none, cpuRecord);
   });
+
+  it('keeps its queue order when the clock origin moves (keys are queueing times)', async () => {
+    // Requests queue on one small replica across 2^31 µs, where the shader moves its clock origin:
+    // keys stored before the move and computed after it must still compare as times do.
+    const at = 2 ** 31 - 500_000;
+    const trace = makeTrace(Array.from({ length: 200 }, (_, i): [number, number, number] => [at + i * 5_000, 1 + ((i * 7) % 16), 1 + ((i * 5) % 15)]));
+    const jobs: Job[] = [0.3, 1].map((initNewTokenRatio) => ({
+      trace,
+      spec: tinySpec('sglang', { kvBlocks: 6, maxNumSeqs: 2, maxBatchedTokens: 8 }, { schedulerParams: { watermarkPermille: 0, initNewTokenRatio } }),
+    }));
+    await expectTwinDecisions('sglang', jobs, () => 'rebase', none, cpuRecord);
+  });
 });
