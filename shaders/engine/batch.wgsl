@@ -146,6 +146,8 @@ fn complete(s: u32, id: vec4<u32>) {
 
 // ---- the batch being built ----
 
+var<private> lane_now: u32; // the instant of the batch formation in progress (requeue_key reads it)
+
 // Batch totals, summed as requests join the batch (the iteration model's inputs: iteration.wgsl).
 var<private> batch_size: u32;
 var<private> batch_sums: BatchSums;
@@ -636,6 +638,47 @@ fn build_chunked(r: u32, now: u32) -> bool {
     admitted = true;
   }
   return !admitted && sr_all_decodes && sr_scheduled == rep.running;
+}
+
+// SGLang without mixed chunks (twin of batching/prefill-priority.ts): a prefill iteration whenever
+// prompt work can start (the prompt in progress, then waiting requests in order, the one that does
+// not fit cut to the budget), else a decode iteration of every running request, after the
+// scheduler's before_decode. The previous batch is settled first, in a walk of its own.
+fn build_prefill_priority(r: u32, now: u32) -> bool {
+  settle_running();
+  // A replica left with no work goes idle: no batch is formed (nor is before_decode asked).
+  if (rep.running == 0u && rep.waiting == 0u) { return false; }
+  var budget = cfg.max_batched_tokens;
+  tick(); // loop entry
+  for (var m = rep.r_head; m != NIL && budget > 0u;) {
+    let s = m - 1u;
+    let h = visit_running(m);
+    m = link_hi(h);
+    if (h.z == 0u) { continue; }
+    let ctx = ctx_of(h);
+    let tokens = min(h.z, budget);
+    let need = ceil_div(ctx + tokens, cfg.block_size) - ceil_div(ctx, cfg.block_size);
+    if (need > cfg.kv_blocks - rep.used) { continue; }
+    schedule_step(s, h, need, tokens, false);
+    budget -= tokens;
+  }
+  _ = admission_begin();
+  loop {
+    tick();
+    if (rep.w_root == NIL || budget == 0u || rep.running >= cfg.max_num_seqs) { break; }
+    let s = rep.w_root - 1u;
+    let h = slot_rec(REC_HOT, s);
+    let chunk = min(h.z, budget);
+    let need = ceil_div(chunk, cfg.block_size);
+    if (rep.used + need + cfg.watermark_blocks > cfg.kv_blocks) { break; }
+    if (!admission_admits(s, h, chunk, rep.running == 0u)) { break; }
+    admit(s, h, chunk, need, now);
+    budget -= chunk;
+  }
+  if (batch_size > 0u) { return false; }
+  _ = before_decode();
+  schedule_running(0xffffffffu);
+  return !sr_preempted && sr_all_decodes;
 }
 
 // Settles the open replica's previous batch in one walk of its running list, ahead of a batch

@@ -40,6 +40,8 @@ fn rebase(now: u32) -> u32 {
     tick();
     let h = slot_rec(REC_HOT, s);
     if ((flags_of(h) & F_FIRST) != 0u) { d = min(d, slot_rec(REC_ID, s).z); }
+    // A request in flight (a free slot has no output left) whose key is its queueing time.
+    if (time_keys() && h.w > 0u) { d = min(d, slot_rec(REC_ID, s).y); }
   }
   if (d < 0x40000000u) {
     stop(ST_REBASE);
@@ -58,12 +60,17 @@ fn rebase(now: u32) -> u32 {
   tick();
   for (var s = 0u; s < high; s++) {
     tick();
-    let flags = flags_of(slot_rec(REC_HOT, s));
-    if ((flags & F_FIRST) != 0u) {
+    let h = slot_rec(REC_HOT, s);
+    let flags = flags_of(h);
+    let keyed = time_keys() && h.w > 0u;
+    if ((flags & F_FIRST) != 0u || keyed) {
       var id = slot_rec(REC_ID, s);
-      id.z -= d;
-      // LAST_TOKEN is stale under F_RECENT (PREV_END holds it).
-      if ((flags & F_RECENT) == 0u) { id.w -= d; }
+      if ((flags & F_FIRST) != 0u) {
+        id.z -= d;
+        // LAST_TOKEN is stale under F_RECENT (PREV_END holds it).
+        if ((flags & F_RECENT) == 0u) { id.w -= d; }
+      }
+      if (keyed) { id.y -= d; }
       slot_put(REC_ID, s, id);
     }
   }

@@ -43,9 +43,10 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   enter(W_ACCESSES_START);
   rep_open(r);
   if (mask_has(pending_mask, r)) { begin_settling(r, now); }
+  lane_now = now;
   begin_batch();
   // Proactive preemption may start once the free blocks shrink: such lanes fold only with nothing waiting.
-  let pure = build_batch(r, now) && (!has_displaces() || rep.waiting == 0u);
+  let pure = build_batch(r, now) && (!(has_displaces() || no_fold_with_waiting()) || rep.waiting == 0u);
   if (settling) {
     stop(ST_INTERNAL);
     return false;
@@ -111,6 +112,13 @@ fn finish_iteration(r: u32, now: u32) {
     // Its prompt tokens are prefilled and each producer generated K tokens.
     let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
     rep_put(R_QUEUED_PREFILL / 4u, r, vec4<u32>(v.x - v.z, v.y - f.z * v.w, v.z, v.w));
+  }
+  if (has_scheduler_word_idle() || has_scheduler_word_after_folds()) {
+    let word = rep_get(R_SCHEDULER_WORD, r);
+    var after = word;
+    if (f.z > 1u) { after = scheduler_word_after_folds(after, f.z - 1u); }
+    if (rep.running == 0u && rep.waiting == 0u) { after = scheduler_word_idle(after); }
+    if (after != word) { rep_set(R_SCHEDULER_WORD, r, after); }
   }
   busy_mask = mask_without(busy_mask, r);
   open_mask = mask_without(open_mask, r);

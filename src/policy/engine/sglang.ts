@@ -145,6 +145,10 @@ export const sglang: EngineScheduler<Params> = {
       },
     };
   },
+  gpuParams: (p) => {
+    const c = ratioConstants(p);
+    return [c.init, c.min, c.decay | (p.retractDecodeSteps << 17), p.clipMaxNewTokens | (Number(p.maxTokens === 'max-model-len') << 24)];
+  },
   samples: [
     {},
     { maxTokens: 'max-model-len' },

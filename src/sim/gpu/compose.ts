@@ -141,6 +141,21 @@ const SCHEDULER_HOOKS = [
   // SchedulerRules.tokensUntilRekey: tokens the request may still generate before its key changes
   // (a fold stops there).
   { hook: 'tokens_until_rekey', params: 'index: u32, key: u32, output_left: u32', args: 'index, key, output_left', returns: 'u32', none: '0xffffffffu' },
+  // Keys that are lane times (the KEY word, moved with the clock's origin by rebase()).
+  { hook: 'time_keys', params: '', args: '', returns: 'bool', none: 'false' },
+  // Admission by the scheduler's own rule (SchedulerRules.admission other than reservation):
+  // admission_begin() once per batch formation before any admission, then admission_admits(s, h,
+  // tokens, force) for each waiting head (slot, hot record) in order; see batch.wgsl.
+  { hook: 'admission_begin', params: '', args: '', returns: 'bool', none: 'false' },
+  { hook: 'admission_admits', params: 's: u32, h: vec4<u32>, tokens: u32, force: bool', args: 's, h, tokens, force', returns: 'bool', none: 'true' },
+  // SchedulerRules.beforeDecode, on a settled replica with an empty batch (prefill-priority batching).
+  { hook: 'before_decode', params: '', args: '', returns: 'bool', none: 'false' },
+  // The replica's SCHEDULER_WORD after a fold of `iterations` more decode iterations, and when the
+  // replica runs and queues nothing (SchedulerRules.onFoldedDecodes, onIdle); stored as given.
+  { hook: 'scheduler_word_after_folds', params: 'word: u32, iterations: u32', args: 'word, iterations', returns: 'u32', none: 'word' },
+  { hook: 'scheduler_word_idle', params: 'word: u32', args: 'word', returns: 'u32', none: 'word' },
+  // SchedulerRules.foldWithWaiting false: pure-decode batches fold only with nothing waiting.
+  { hook: 'no_fold_with_waiting', params: '', args: '', returns: 'bool', none: 'false' },
   // SchedulerRules.runningOrder 'admission': admitted requests join the running list at its tail.
   { hook: 'running_appends', params: '', args: '', returns: 'bool', none: 'false' },
 ] as const;

@@ -133,8 +133,9 @@ export const REPLICA_FIELDS = [
   'REMAINING_DECODE', // output tokens still to generate, as of the batch in progress's start
   'BATCH_PREFILL', // prompt tokens the batch in progress prefills ...
   'BATCH_PRODUCERS', // ... and its requests that produce a token each iteration
+  'SCHEDULER_WORD', // the scheduler's own per-replica word (sglang: its new-token ratio, scheduler_word_* in its twin)
 ] as const;
-export const REPLICA_RESIDUE_RECORD = 6;
+export const REPLICA_RESIDUE_RECORD = Math.ceil(REPLICA_FIELDS.length / 4);
 /** Largest block size the fast-forward residue table holds. */
 export const RES_CAP = 64;
 export const REPLICA_RECORDS = REPLICA_RESIDUE_RECORD + RES_CAP / 4;
