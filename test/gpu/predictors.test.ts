@@ -1,7 +1,7 @@
-// The GPU engine reads each lane's predicted output lengths, not the trace's: larry lanes with the
-// noisy and bucket predictors give the CPU reference's records on the GPU. The predictions differ
-// from the outputs and change larry's CPU records, so a GPU engine reading the outputs would fail.
-// Needs the adapter.
+// The GPU engine reads each lane's predicted output lengths, not the trace's: larry lanes, and sal
+// and token-jsq lanes (whose predicted decode view routes them), with the noisy and bucket
+// predictors give the CPU reference's records on the GPU. The predictions differ from the outputs
+// and change the CPU records, so a GPU engine reading the outputs would fail. Needs the adapter.
 import { afterAll, describe, expect, it } from 'vitest';
 import { firstDifference } from '../../src/metrics/record.js';
 import { resolveProfile } from '../../src/model/profile.js';

@@ -84,7 +84,7 @@ export const STOP = {
   INTERNAL: { code: 4, reason: 'internal: a replica with work scheduled nothing' },
   LOOP_LIMIT: { code: 5, reason: "one event needed more loop iterations than the software adapter's per-invocation limit (65535)" },
   REBASE: { code: 6, reason: 'a request in flight for over 2^30 µs (17.9 min) when the GPU clock origin had to move' },
-  VIEWS: { code: 7, reason: "a replica's queued prompt or remaining output tokens above 2^32-1" },
+  VIEWS: { code: 7, reason: "a replica's queued prompt or predicted remaining output tokens above 2^32-1" },
 } as const;
 
 export function stopReason(code: number): string {
