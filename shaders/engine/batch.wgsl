@@ -156,7 +156,13 @@ var<private> batch_sums: BatchSums;
 var<private> min_left: u32;
 var<private> min_count: u32;
 var<private> min_blocks: u32;
-var<private> producers: u32; // members that produce a token (the token views' decode step)
+// The predicted decode view (PREDICTED_VIEW pipelines; state.wgsl token_view): members that
+// produce a token with prediction left (predicted > generated), the fewest tokens of prediction
+// left among them (min_gap, where a fold stops), and the prediction the requests at min_left have
+// beyond their output (min_excess, which leaves the view when they complete).
+var<private> producers: u32;
+var<private> min_gap: u32;
+var<private> min_excess: u32;
 var<private> until_rekey: u32; // fewest tokens a decoding member may generate before its key changes
 // The fold's residues (contexts mod block size of its requests, gathered while the batch can still
 // be pure decode): one byte each in two words for up to 8 requests, else the replica's table.
@@ -170,19 +176,36 @@ fn join_batch(ctx_before: u32, tokens: u32, prefill: bool) {
   batch_sums = batch_sums_add(batch_sums, ctx_before, tokens, prefill);
 }
 
-// A member that produces a token with `left` tokens left (before the batch) and `ctx_after`
-// context after the batch's first iteration.
-fn count_producer(left: u32, ctx_after: u32) {
-  producers += 1u;
+// A member (slot s) that produces a token with `left` tokens left (before the batch) and
+// `ctx_after` context after the batch's first iteration.
+fn count_producer(s: u32, left: u32, ctx_after: u32) {
   let blocks = ceil_div(ctx_after + left - 1u, cfg.block_size);
+  var excess = 0u;
+  if (PREDICTED_VIEW) {
+    var gap = left; // the oracle's prediction is the output
+    if (cfg.predicted != NO_PREDICTIONS) {
+      let i = slot_rec(REC_ID, s).x;
+      let predicted = trace_predicted(i);
+      let output = trace_output(i);
+      let generated = output - left;
+      gap = select(0u, predicted - generated, predicted > generated);
+      excess = select(0u, predicted - output, predicted > output);
+    }
+    if (gap > 0u) {
+      producers += 1u;
+      min_gap = min(min_gap, gap);
+    }
+  }
   if (left < min_left) {
     min_left = left;
     min_count = 0u;
     min_blocks = 0u;
+    min_excess = 0u;
   }
   if (left == min_left) {
     min_count += 1u;
     min_blocks += blocks;
+    min_excess += excess;
   }
 }
 
@@ -193,6 +216,8 @@ fn begin_batch() {
   min_count = 0u;
   min_blocks = 0u;
   producers = 0u;
+  min_gap = 0xffffffffu;
+  min_excess = 0u;
   until_rekey = 0xffffffffu;
   residues_n = 0u;
   residues_lo = 0xffffffffu;
@@ -234,7 +259,7 @@ fn admit(s: u32, h: vec4<u32>, chunk: u32, blocks: u32, now: u32) {
   // Waiting requests hold no KV: ctx 0.
   var a = with_ctx_flags(h, chunk, flags | F_BATCH_PREFILL);
   a.z -= chunk;
-  if (a.z == 0u) { count_producer(a.w, chunk); }
+  if (a.z == 0u) { count_producer(s, a.w, chunk); }
   slot_put(REC_HOT, s, running_insert(s, a, id));
   join_batch(0u, chunk, true);
 }
@@ -482,6 +507,8 @@ fn withdraw_step(s: u32, h: vec4<u32>) -> u32 {
 // count_producer over the batch's members again, after a withdrawn step.
 fn recount_producers() {
   producers = 0u;
+  min_gap = 0xffffffffu;
+  min_excess = 0u;
   min_left = 0xffffffffu;
   min_count = 0u;
   min_blocks = 0u;
@@ -490,9 +517,9 @@ fn recount_producers() {
     let h = visit_running(m);
     let flags = flags_of(h);
     if ((flags & F_BATCH_DECODE) != 0u) {
-      count_producer(h.w, ctx_of(h) + 1u);
+      count_producer(m - 1u, h.w, ctx_of(h) + 1u);
     } else if ((flags & F_BATCH_PREFILL) != 0u && h.z == 0u) {
-      count_producer(h.w, ctx_of(h));
+      count_producer(m - 1u, h.w, ctx_of(h));
     }
     m = link_hi(h);
   }
@@ -734,11 +761,11 @@ fn schedule_step(s: u32, h_in: vec4<u32>, need: u32, tokens: u32, gather_residue
   if (in_prefill) {
     h = with_ctx_flags(h, ctx + tokens, flags_of(h) | F_BATCH_PREFILL);
     h.z -= tokens;
-    if (h.z == 0u) { count_producer(h.w, ctx + tokens); }
+    if (h.z == 0u) { count_producer(s, h.w, ctx + tokens); }
     if (has_preempt_first()) { note_chunk(s, tokens); }
   } else {
     h = with_ctx_flags(h, ctx, flags_of(h) | F_BATCH_DECODE);
-    count_producer(h.w, ctx + 1u);
+    count_producer(s, h.w, ctx + 1u);
     if (has_tokens_until_rekey()) {
       let id = slot_rec(REC_ID, s);
       until_rekey = min(until_rekey, tokens_until_rekey(id.x, id.y, h.w));

@@ -250,12 +250,14 @@ fn replica_view(r: u32) -> ReplicaView {
 }
 fn rep_outstanding(r: u32) -> u32 { return rep_get(R_OUTSTANDING, r); }
 
-// Token views (TOKEN_VIEWS pipelines only). REMAINING_DECODE is as of the start of the batch in
-// progress and changes when it ends; routers see a fold's ended iterations (all but the one in
-// progress, K - 1) taken off already, as on the CPU (settleFoldViews).
+// Token views (TOKEN_VIEWS pipelines only). PREDICTED_DECODE (PREDICTED_VIEW pipelines; 0 in
+// others) is as of the start of the batch in progress and changes when it ends; routers see a
+// fold's ended iterations (all but the one in progress, K - 1) taken off already, as on the CPU
+// (settleFoldViews). Each of the batch's BATCH_PRODUCERS lowers it by exactly one per iteration,
+// since a fold stops where a producer's prediction runs out (batch.wgsl count_producer).
 struct TokenView {
   queued_prefill: u32, // queuedPrefillTokens
-  decode: u32, // remainingDecodeTokens (= predictedDecodeTokens under the oracle predictor)
+  decode: u32, // predictedDecodeTokens
 }
 fn token_view(r: u32) -> TokenView {
   let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
@@ -268,7 +270,8 @@ fn token_view(r: u32) -> TokenView {
 fn committed_blocks(used: u32, queued: u32, extra_tokens: u32) -> u32 {
   return used + queued / cfg.block_size + ceil_div(queued % cfg.block_size + extra_tokens, cfg.block_size);
 }
-// Adds (prompt, output) tokens of a request routed to r, stopping the lane where a view would pass u32.
+// Adds (prompt, predicted output) tokens of a request routed to r, stopping the lane where a view
+// would pass u32.
 fn token_views_add(r: u32, prompt: u32, output: u32) {
   let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
   if (prompt > 0xffffffffu - v.x || output > 0xffffffffu - v.y) {

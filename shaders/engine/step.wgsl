@@ -29,7 +29,9 @@ fn arrive(i: u32) -> bool {
   rep_open(r);
   rep.outstanding += 1u;
   if (TOKEN_VIEWS) {
-    token_views_add(r, prompt, output);
+    var predicted = 0u;
+    if (PREDICTED_VIEW) { predicted = trace_predicted(i); }
+    token_views_add(r, prompt, predicted);
     if (status != 0u) { return false; }
   }
   slot_put(REC_ID, s, vec4<u32>(i, priority_key(prompt, trace_predicted(i), i), 0u, 0u));
@@ -64,11 +66,13 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   let context = batch_sums.decode_ctx; // a fold's batch is all decodes
   let first_us = iteration_us(batch_sums);
   let folds = pure && FAST_FORWARD;
-  if (folds && until_rekey < min_left) {
-    // The fold stops where a key changes, before anyone completes (finish_iteration then takes none off).
-    min_left = until_rekey;
+  // The fold stops where a key changes or a producer's prediction runs out, before anyone completes
+  // (finish_iteration then takes none off).
+  if (folds && min(until_rekey, min_gap) < min_left) {
+    min_left = min(until_rekey, min_gap);
     min_count = 0u;
     min_blocks = 0u;
+    min_excess = 0u;
   }
   record_iteration(first_us, folds);
   let end = now + first_us;
@@ -81,6 +85,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   if (TOKEN_VIEWS) {
     let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
     rep_put(R_QUEUED_PREFILL / 4u, r, vec4<u32>(v.x, v.y, batch_sums.prompt, producers));
+    if (PREDICTED_VIEW) { rep_set(R_MIN_EXCESS, r, min_excess); }
   }
   set_end(r, end);
   busy_mask = mask_with(busy_mask, r);
@@ -109,9 +114,12 @@ fn finish_iteration(r: u32, now: u32) {
     rep.used -= c.y;
   }
   if (TOKEN_VIEWS) {
-    // Its prompt tokens are prefilled and each producer generated K tokens.
+    // Its prompt tokens are prefilled and each producer with prediction left generated K tokens; an
+    // over-predicted request that completes takes its unused prediction away.
     let v = rep_rec(R_QUEUED_PREFILL / 4u, r);
-    rep_put(R_QUEUED_PREFILL / 4u, r, vec4<u32>(v.x - v.z, v.y - f.z * v.w, v.z, v.w));
+    var decode = v.y - f.z * v.w;
+    if (PREDICTED_VIEW && f.z == f.y) { decode -= rep_get(R_MIN_EXCESS, r); }
+    rep_put(R_QUEUED_PREFILL / 4u, r, vec4<u32>(v.x - v.z, decode, v.z, v.w));
   }
   if (has_scheduler_word_idle() || has_scheduler_word_after_folds()) {
     let word = rep_get(R_SCHEDULER_WORD, r);

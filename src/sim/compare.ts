@@ -6,7 +6,7 @@ import { ConfigError, DEFAULT_PROFILE, PROFILE_NAMES, resolveProfile, type Servi
 import { SCHEDULER_NAMES, defaultBatching, engineScheduler } from '../policy/engine/index.js';
 import { PREDICTORS } from '../policy/predictor/index.js';
 import { ROUTER_NAMES, router as routerByName } from '../policy/router/index.js';
-import { gpuPredictors, hasWgslTwin } from '../policy/twins.js';
+import { hasWgslTwin } from '../policy/twins.js';
 import { draw } from '../rng.js';
 import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
@@ -53,14 +53,13 @@ export function gpuPolicies(): { routers: string[]; schedulers: string[] } {
  * Draws for the parameters and predictor of a policy that declares parameter samples or reads
  * predictions; none for the others, so their draws stay what they were before such policies existed.
  */
-function drawPolicyExtras(d: Draws, spec: Job['spec'], policies: 'gpu' | 'all'): void {
+function drawPolicyExtras(d: Draws, spec: Job['spec']): void {
   const s = engineScheduler(spec.scheduler.name);
   const r = routerByName(spec.router.name);
   if (s.samples) spec.scheduler.params = { ...spec.scheduler.params, ...d.pick(s.samples) };
   if (r.samples) spec.router.params = { ...spec.router.params, ...d.pick(r.samples) };
   if (s.usesPrediction || r.usesPrediction) {
-    // The GPU draw keeps to predictors the GPU engine runs the lane's router with, so that its lanes run there.
-    const p = d.pick(policies === 'gpu' ? PREDICTORS.filter((q) => gpuPredictors(r).includes(q.name)) : PREDICTORS);
+    const p = d.pick(PREDICTORS);
     spec.predictor = { name: p.name, params: p.samples ? d.pick(p.samples) : {} };
   }
 }
@@ -137,7 +136,7 @@ export function randomJobs(trace: Trace, count: number, seed: number, policies: 
       seed: d.u32(),
       slo: { ttftMs: d.pick([50, 250, 1000, 2000, 10_000]), tpotMs: d.pick([10, 30.5, 100, 500]) },
     };
-    drawPolicyExtras(d, spec, policies);
+    drawPolicyExtras(d, spec);
     // Prefix caching has no WGSL twin yet: only CPU property tests draw it, and only over traces
     // with prefix hashes (so the draws over other traces stay what they were).
     if (policies === 'all' && jobTrace.prefixHashes && d.chance(0.6)) spec.prefixCache = 'on';

@@ -1,7 +1,7 @@
-// The GPU engine reads each lane's predicted output lengths, not the trace's: larry lanes with the
-// noisy and bucket predictors give the CPU reference's records on the GPU. The predictions differ
-// from the outputs and change larry's CPU records, so a GPU engine reading the outputs would fail.
-// Needs the adapter.
+// The GPU engine reads each lane's predicted output lengths, not the trace's: larry lanes, and sal
+// and token-jsq lanes (whose predicted decode view routes them), with the noisy and bucket
+// predictors give the CPU reference's records on the GPU. The predictions differ from the outputs
+// and change the CPU records, so a GPU engine reading the outputs would fail. Needs the adapter.
 import { afterAll, describe, expect, it } from 'vitest';
 import { firstDifference } from '../../src/metrics/record.js';
 import { resolveProfile } from '../../src/model/profile.js';
@@ -56,6 +56,35 @@ describe('predictors on the GPU engine', () => {
     const gpu = await runGpuJobs(predicted, { raceTail: false });
     expect(gpu.results.map((r) => r.fallback ?? r.engine)).toEqual(predicted.map(() => 'gpu'));
     expect(predicted.map((j, k) => firstDifference(cpu[jobs.indexOf(j)].raw, gpu.results[k].raw))).toEqual(predicted.map(() => null));
+  });
+});
+
+describe('the predicted decode view on the GPU engine', () => {
+  it("routes sal and token-jsq by the lane predictor's remaining output, as on the CPU reference", async () => {
+    const trace = scaleTrace(windowTrace(loadTrace(AZURE), 0, 60), 6);
+    const job = (router: [string, Record<string, unknown>], predictor: { name: string; params?: Record<string, unknown> }, scheduler: string): Job => ({
+      trace,
+      spec: {
+        replicas: 3,
+        router: { name: router[0], params: router[1] },
+        scheduler: { name: scheduler },
+        predictor,
+        // Few blocks: preemptions re-queue requests whose prediction is partly spent.
+        profile: resolveProfile('llama3-8b-h100', { kvBlocks: 1200, maxBatchedTokens: 2048, maxModelLen: 2048 }),
+        seed: 5,
+      },
+    });
+    const routers: [string, Record<string, unknown>][] = [['sal', { prefillWeight: 0, decodeWeight: 1, kvPressureWeight: 0 }], ['token-jsq', {}]];
+    const predictors = [{ name: 'oracle' }, { name: 'noisy', params: { sigma: 1 } }, { name: 'bucket' }];
+    // vllm-fcfs reads no prediction: the predictors change these lanes only through the router's view.
+    const jobs = ['vllm-fcfs', 'chunked-prefill'].flatMap((s) => routers.flatMap((r) => predictors.map((p) => job(r, p, s))));
+    const cpu = await runCpuJobs(jobs, 2);
+    for (let k = 0; k < jobs.length; k++) {
+      if (k % 3 !== 0) expect(firstDifference(cpu[k - (k % 3)].raw, cpu[k].raw)).not.toBeNull();
+    }
+    const gpu = await runGpuJobs(jobs, { raceTail: false });
+    expect(gpu.results.map((r) => r.fallback ?? r.engine)).toEqual(jobs.map(() => 'gpu'));
+    expect(jobs.map((_, k) => firstDifference(cpu[k].raw, gpu.results[k].raw))).toEqual(jobs.map(() => null));
   });
 });
 

@@ -1,7 +1,7 @@
 // The routers that read token views (sal, token-jsq, kv-jsq) on the GPU engine: exact against the
 // CPU reference under folds, preemptions and same-instant bursts; a view past u32 stops the lane
-// with its reason (a predictor other than the oracle keeps a sal or token-jsq lane on the CPU:
-// test/policy/twins.test.ts). Needs the adapter.
+// with its reason (other predictors behind sal and token-jsq: test/gpu/predictors.test.ts). Needs
+// the adapter.
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveProfile } from '../../src/model/profile.js';
 import { compareJobs } from '../../src/sim/compare.js';

@@ -1,7 +1,7 @@
 // Twin of sal.ts: argminRotating over the anticipated load prefillWeight x queued prompt tokens +
 // decodeWeight x predicted remaining output tokens + kvPressureWeight x max(0, blocks committed with
 // this prompt - threshold), a u64; scan starting at req mod R. cfg.router_params = (prefillWeight,
-// decodeWeight, kvPressureWeight, threshold blocks) (sal.ts gpuParams). Oracle predictor only.
+// decodeWeight, kvPressureWeight, threshold blocks) (sal.ts gpuParams).
 fn sal_load(r: u32, prompt: u32) -> vec2<u32> {
   let w = cfg.router_params;
   let t = token_view(r);

@@ -1,5 +1,5 @@
 // Twin of token-jsq.ts: argminRotating over queued prompt + predicted remaining output tokens (a u64
-// sum), scan starting at req mod R. The GPU engine runs it with the oracle predictor only.
+// sum), scan starting at req mod R.
 fn outstanding_tokens(r: u32) -> vec2<u32> {
   let t = token_view(r);
   return add64(vec2<u32>(t.queued_prefill, 0u), vec2<u32>(t.decode, 0u));

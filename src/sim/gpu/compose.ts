@@ -222,6 +222,8 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const LOOP_PROBE: bool = ${shape.loopProbe ?? shape.loopLimited};`,
     `const WORK_COUNTERS: bool = ${shape.workCounters === true};`,
     `const TOKEN_VIEWS: bool = ${routers.some((r) => ROUTERS[r.id].tokenViews === true)};`,
+    // The predicted decode view (state.wgsl token_view) costs loads per producer: only its readers pay.
+    `const PREDICTED_VIEW: bool = ${routers.some((r) => ROUTERS[r.id].usesPrediction === true)};`,
     `const ROUTER_PARAMS_USED: bool = ${routers.some((r) => ROUTERS[r.id].gpuParams !== undefined)};`,
     `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(shape.simdLanes ?? 1, shape.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,

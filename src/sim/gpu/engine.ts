@@ -12,7 +12,7 @@ import { resolveLane, type Lane } from '../lane.js';
 import { packModelWords } from '../../model/iteration.js';
 import { ChunkRun, engineLayouts, type LaneInput } from './chunk.js';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
-import { gpuPredictors, hasWgslTwin } from '../../policy/twins.js';
+import { hasWgslTwin } from '../../policy/twins.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
 import { oracle } from '../../policy/predictor/oracle.js';
 import { composeEngine, laneBytes, laneStrides, replicaSlots, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
@@ -285,9 +285,6 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (traceProblem) return traceProblem;
   if (!hasWgslTwin('scheduler', lane.scheduler.name)) return `scheduler ${lane.scheduler.name} has no WGSL twin yet`;
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
-  if (readsPredictions(lane) && !gpuPredictors(lane.router).includes(lane.predictor.name)) {
-    return `router ${lane.router.name} reads predicted remaining output tokens, which the GPU engine keeps for the oracle predictor only, not ${lane.predictor.name}`;
-  }
   const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, laneMaxima(lane, trace));
   if (headroom) return headroom;
   if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';

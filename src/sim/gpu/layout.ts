@@ -84,7 +84,7 @@ export const STOP = {
   INTERNAL: { code: 4, reason: 'internal: a replica with work scheduled nothing' },
   LOOP_LIMIT: { code: 5, reason: "one event needed more loop iterations than the software adapter's per-invocation limit (65535)" },
   REBASE: { code: 6, reason: 'a request in flight for over 2^30 µs (17.9 min) when the GPU clock origin had to move' },
-  VIEWS: { code: 7, reason: "a replica's queued prompt or remaining output tokens above 2^32-1" },
+  VIEWS: { code: 7, reason: "a replica's queued prompt or predicted remaining output tokens above 2^32-1" },
 } as const;
 
 export function stopReason(code: number): string {
@@ -101,9 +101,11 @@ export const MAX_GPU_REPLICAS = 128;
  *   record 2  (FOLD_CONTEXT, MIN_LEFT, K, FIRST_END)      the batch in progress
  *   record 3  (RUN_BUCKETS, KV_TIMES, ITL_TIMES, FOLD_N)  histogram runs folds leave unwritten; fold size
  *   record 4  (MIN_COUNT, MIN_BLOCKS, RESIDUES_LO, RESIDUES_HI)
- *   record 5  (QUEUED_PREFILL, REMAINING_DECODE, BATCH_PREFILL, BATCH_PRODUCERS)  token views, kept
- *             only in pipelines with a router that reads them (TOKEN_VIEWS)
- *   record 6.. the residue table of folds of more than 8 requests: requests by context mod block
+ *   record 5  (QUEUED_PREFILL, PREDICTED_DECODE, BATCH_PREFILL, BATCH_PRODUCERS)  token views, kept
+ *             only in pipelines with a router that reads them (TOKEN_VIEWS; the decode view only
+ *             with a router that reads predictions, PREDICTED_VIEW)
+ *   record 6  (MIN_EXCESS, -, -, -)                      PREDICTED_VIEW pipelines
+ *   record 7.. the residue table of folds of more than 8 requests: requests by context mod block
  *             size, RES_CAP counts
  * End times live apart, four replicas to a vec4 (state.wgsl ends_rec), so that step() finds the
  * next event with one load per four replicas; which replicas are busy is in the lane's masks.
@@ -130,9 +132,10 @@ export const REPLICA_FIELDS = [
   'RESIDUES_LO', // a fold of up to 8 requests: their contexts mod block size, one byte each (0xff: none)
   'RESIDUES_HI',
   'QUEUED_PREFILL', // prompt tokens still to prefill (ClusterView.queuedPrefillTokens)
-  'REMAINING_DECODE', // output tokens still to generate, as of the batch in progress's start
+  'PREDICTED_DECODE', // Σ max(predicted - generated, 0) over outstanding requests, as of the batch in progress's start
   'BATCH_PREFILL', // prompt tokens the batch in progress prefills ...
-  'BATCH_PRODUCERS', // ... and its requests that produce a token each iteration
+  'BATCH_PRODUCERS', // ... and its requests that lower PREDICTED_DECODE by one each iteration
+  'MIN_EXCESS', // predicted - output of the MIN_COUNT requests, when above 0: taken off PREDICTED_DECODE as they complete
   'SCHEDULER_WORD', // the scheduler's own per-replica word (sglang: its new-token ratio, scheduler_word_* in its twin)
 ] as const;
 export const REPLICA_RESIDUE_RECORD = Math.ceil(REPLICA_FIELDS.length / 4);
