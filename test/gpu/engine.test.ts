@@ -18,7 +18,8 @@ import { makeTrace } from '../helpers.js';
 const AZURE = new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname;
 
 const seed = Number(process.env.SCHEDLAB_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
-const count = Number(process.env.SCHEDLAB_TEST_CONFIGS ?? 200);
+// 100 per CI run: heavier policies (sglang, mlfq, srpt) made 200 take over 10 minutes on 2 cores.
+const count = Number(process.env.SCHEDLAB_TEST_CONFIGS ?? 100);
 console.log(`engine differential test seed ${seed}, ${count} configurations (replay with SCHEDLAB_TEST_SEED=${seed})`);
 
 beforeAll(async () => {
@@ -100,7 +101,8 @@ describe('GPU engine equals the CPU reference', () => {
     // the cold compiles few.
     const families = new Set(['round-robin/vllm-fcfs', 'least-kv/chunked-prefill', 'power-of-two/sjf', 'sal/chunked-prefill', 'kv-jsq/sjf']);
     const trace = loadTrace(AZURE);
-    const jobs = randomJobs(trace, 800, seed + 1)
+    // Enough draws that 40 fall in these families whatever the seed (about 100 expected).
+    const jobs = randomJobs(trace, 2000, seed + 1)
       .filter((j) => families.has(`${j.spec.router.name}/${j.spec.scheduler.name}`))
       .slice(0, 40);
     expect(jobs.length).toBe(40);
