@@ -647,24 +647,44 @@ fn build_chunked(r: u32, now: u32) -> bool {
   displace_for_waiting(false);
   schedule_running(cfg.max_batched_tokens);
   if (sr_preempted) { return false; }
-  let reserves = has_reserve_target();
-  if (reserves && rep.w_root != NIL) { begin_reservation(); }
-  var budget = sr_budget;
-  var admitted = false;
+  let admitted = admit_chunks(sr_budget, now) != sr_budget;
+  return !admitted && sr_all_decodes && sr_scheduled == rep.running;
+}
+
+// Waiting requests in order start with a first chunk of what is left of `budget_in`, while a
+// sequence slot, their blocks above the watermark and the scheduler's admission rule allow
+// (chunked.ts, prefill-priority.ts); returns the budget left.
+fn admit_chunks(budget_in: u32, now: u32) -> u32 {
+  var budget = budget_in;
+  if (rep.w_root != NIL) { begin_admission(); }
   loop {
     tick();
     if (rep.w_root == NIL || budget == 0u || rep.running >= cfg.max_num_seqs) { break; }
     let s = rep.w_root - 1u;
     let h = slot_rec(REC_HOT, s);
     let chunk = min(h.z, budget);
-    let need_blocks = ceil_div(chunk, cfg.block_size);
-    if (rep.used + need_blocks + cfg.watermark_blocks > cfg.kv_blocks) { break; }
-    if (reserves && !reservation_admits(s, h)) { break; }
-    admit(s, h, chunk, need_blocks, now);
+    let need = ceil_div(chunk, cfg.block_size);
+    if (rep.used + need + cfg.watermark_blocks > cfg.kv_blocks) { break; }
+    if (!admission_allows(s, h, chunk)) { break; }
+    admit(s, h, chunk, need, now);
     budget -= chunk;
-    admitted = true;
   }
-  return !admitted && sr_all_decodes && sr_scheduled == rep.running;
+  return budget;
+}
+
+// admissionAllows: the reservation (schedulers with reserve_target) or the scheduler's own rule
+// (admission_admits; true for the others), forced on a replica that runs nothing.
+fn begin_admission() {
+  if (has_reserve_target()) {
+    begin_reservation();
+  } else {
+    _ = admission_begin();
+  }
+}
+
+fn admission_allows(s: u32, h: vec4<u32>, tokens: u32) -> bool {
+  if (has_reserve_target()) { return reservation_admits(s, h); }
+  return admission_admits(s, h, tokens, rep.running == 0u);
 }
 
 // SGLang without mixed chunks (twin of batching/prefill-priority.ts): a prefill iteration whenever
@@ -689,19 +709,7 @@ fn build_prefill_priority(r: u32, now: u32) -> bool {
     schedule_step(s, h, need, tokens, false);
     budget -= tokens;
   }
-  _ = admission_begin();
-  loop {
-    tick();
-    if (rep.w_root == NIL || budget == 0u || rep.running >= cfg.max_num_seqs) { break; }
-    let s = rep.w_root - 1u;
-    let h = slot_rec(REC_HOT, s);
-    let chunk = min(h.z, budget);
-    let need = ceil_div(chunk, cfg.block_size);
-    if (rep.used + need + cfg.watermark_blocks > cfg.kv_blocks) { break; }
-    if (!admission_admits(s, h, chunk, rep.running == 0u)) { break; }
-    admit(s, h, chunk, need, now);
-    budget -= chunk;
-  }
+  _ = admit_chunks(budget, now);
   if (batch_size > 0u) { return false; }
   _ = before_decode();
   schedule_running(0xffffffffu);
