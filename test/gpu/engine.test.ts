@@ -9,7 +9,7 @@ import { simulate, Status } from '../../src/sim/cpu/simulator.js';
 import { resolveLane } from '../../src/sim/lane.js';
 import { compareJobs, randomJobs } from '../../src/sim/compare.js';
 import { releaseDevice, requireDevice } from '../../src/sim/gpu/device.js';
-import { runGpuJobs } from '../../src/sim/gpu/engine.js';
+import { runGpuJobs, type GpuRunOptions } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
 import { loadTrace } from '../../src/trace/readers.js';
 import { scaleTrace, windowTrace } from '../../src/trace/trace.js';
@@ -29,6 +29,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await releaseDevice();
 });
+
+// No tail race: these cases assert which engine ran a lane, and a race's winner depends on timing.
+const runOnGpu = (jobs: Job[], opts: GpuRunOptions = {}) => runGpuJobs(jobs, { raceTail: false, ...opts });
 
 describe('GPU engine equals the CPU reference', () => {
   it(`${count} random configurations on the Azure trace`, async () => {
@@ -84,8 +87,8 @@ describe('GPU engine equals the CPU reference', () => {
               seed: 11,
             },
           });
-    const noFf = await runGpuJobs(jobs, { fastForward: false });
-    const tinySlots = await runGpuJobs(jobs, { slotCapacity: 2 });
+    const noFf = await runOnGpu(jobs, { fastForward: false });
+    const tinySlots = await runOnGpu(jobs, { slotCapacity: 2 });
     jobs.forEach((job, i) => {
       const cpu = runCpuJob(job).raw;
       expect(firstDifference(cpu, noFf.results[i].raw), `job ${i} without fast-forward`).toBeNull();
@@ -107,7 +110,7 @@ describe('GPU engine equals the CPU reference', () => {
       .slice(0, 40);
     expect(jobs.length).toBe(40);
     // Few steps per dispatch keep most SIMD groups under the limiter (it is counted per dispatch).
-    const gpu = await runGpuJobs(jobs, { laneMajor: false, workgroupSize: 64, loopLimited: false, stepsPerDispatch: 8, retrySlotCapacity: 4096, raceTail: false });
+    const gpu = await runOnGpu(jobs, { laneMajor: false, workgroupSize: 64, loopLimited: false, stepsPerDispatch: 8, retrySlotCapacity: 4096 });
     const ran = gpu.results.filter((r) => r.engine === 'gpu').length;
     const reasons = [...new Set(gpu.results.map((r) => r.fallback).filter(Boolean))].join('; ');
     console.log(`hardware code path: ${ran}/${jobs.length} lanes on the GPU${reasons ? ` (others: ${reasons})` : ''}`);
@@ -128,7 +131,7 @@ describe('GPU engine equals the CPU reference', () => {
       trace,
       spec: { replicas: 1, router: { name: 'round-robin' }, scheduler: { name: 'sjf' }, profile, seed: 3 },
     }));
-    const gpu = await runGpuJobs(jobs, { slotCapacity: 1024 });
+    const gpu = await runOnGpu(jobs, { slotCapacity: 1024 });
     jobs.forEach((job, i) => {
       expect(gpu.results[i].engine, `job ${i}: ${gpu.results[i].fallback}`).toBe('gpu');
       expect(firstDifference(runCpuJob(job).raw, gpu.results[i].raw), `job ${i}`).toBeNull();
@@ -152,7 +155,7 @@ describe('GPU engine equals the CPU reference', () => {
         spec: { replicas: 2 + i, router: { name: router }, scheduler: { name: ['vllm-fcfs', 'chunked-prefill', 'sjf'][(i + t) % 3] }, profile: resolveProfile('llama3-8b-h100'), seed: i },
       })),
     );
-    const gpu = await runGpuJobs(jobs);
+    const gpu = await runOnGpu(jobs);
     jobs.forEach((job, i) => {
       expect(gpu.results[i].engine, `job ${i}: ${gpu.results[i].fallback}`).toBe('gpu');
       expect(firstDifference(runCpuJob(job).raw, gpu.results[i].raw), `job ${i}`).toBeNull();
@@ -167,9 +170,9 @@ describe('GPU engine equals the CPU reference', () => {
       trace,
       spec: { replicas: 1 + i, router: { name: 'least-outstanding' }, scheduler: { name: scheduler }, profile: resolveProfile('llama3-8b-h100'), seed: i },
     }));
-    const first = await runGpuJobs(jobs, { retrySlotCapacity: 0 });
+    const first = await runOnGpu(jobs, { retrySlotCapacity: 0 });
     expect(first.results.map((r) => r.fallback ?? 'gpu')).toEqual(jobs.map(() => expect.stringMatching(/^slot table full/)));
-    const gpu = await runGpuJobs(jobs, { retrySlotCapacity: 4096 });
+    const gpu = await runOnGpu(jobs, { retrySlotCapacity: 4096 });
     jobs.forEach((job, i) => {
       expect(gpu.results[i].engine, `job ${i}: ${gpu.results[i].fallback}`).toBe('gpu');
       expect(firstDifference(runCpuJob(job).raw, gpu.results[i].raw), `job ${i}`).toBeNull();
@@ -182,7 +185,7 @@ describe('GPU engine equals the CPU reference', () => {
     const trace = makeTrace([[0, 10, 3000], [40 * 60e6, 10, 2]]);
     const profile = resolveProfile('llama3-8b-h100', { iterationNs: { base: 1e9, perPrefillToken: 0, perDecodeSeq: 0, perContextToken: 0 } });
     const job: Job = { trace, spec: { replicas: 1, router: { name: 'round-robin' }, scheduler: { name: 'vllm-fcfs' }, profile, seed: 1 } };
-    const gpu = await runGpuJobs([job]);
+    const gpu = await runOnGpu([job]);
     expect(gpu.results[0].engine).toBe('cpu');
     expect(gpu.results[0].fallback).toMatch(/clock origin/);
     expect(firstDifference(runCpuJob(job).raw, gpu.results[0].raw)).toBeNull();
@@ -207,15 +210,15 @@ describe('GPU engine equals the CPU reference', () => {
     console.log(`peak in-flight requests: ${peak}`);
     expect(peak).toBeGreaterThan(8);
     const cpu = runCpuJob(job).raw;
-    const fits = (await runGpuJobs([job], { slotCapacity: peak })).results[0];
-    const short = (await runGpuJobs([job], { slotCapacity: peak - 1 })).results[0];
+    const fits = (await runOnGpu([job], { slotCapacity: peak })).results[0];
+    const short = (await runOnGpu([job], { slotCapacity: peak - 1 })).results[0];
     expect(fits.engine, `peak ${peak}: ${fits.fallback}`).toBe('gpu');
     expect(firstDifference(cpu, fits.raw)).toBeNull();
     expect(short.fallback).toMatch(/^slot table full/);
     expect(firstDifference(cpu, short.raw)).toBeNull();
     // Hardware adapters retry such lanes on the GPU with a larger table (software ones do not by
     // default: there the CPU reference is faster); forced here.
-    const retried = (await runGpuJobs([job], { slotCapacity: peak - 1, retrySlotCapacity: peak })).results[0];
+    const retried = (await runOnGpu([job], { slotCapacity: peak - 1, retrySlotCapacity: peak })).results[0];
     expect(retried.engine, `${retried.fallback}`).toBe('gpu');
     expect(firstDifference(cpu, retried.raw)).toBeNull();
   });

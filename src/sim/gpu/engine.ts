@@ -47,9 +47,9 @@ export interface GpuRunOptions {
    */
   loopLimited?: boolean;
   /**
-   * One pipeline per router x scheduler family instead of one per shape with the policies chosen
-   * per lane (default false: lanes are ordered by family, so a workgroup's lanes take one branch of
-   * the policy switch; on llvmpipe both cost the same CPU time, 256 grid lanes 10.8 vs 10.5 s).
+   * One pipeline per router x scheduler family instead of one per scheduler with the router chosen
+   * per lane (default false; for comparisons: on llvmpipe both cost the same CPU time per lane, and
+   * families multiply cold compiles).
    */
   pipelinePerFamily?: boolean;
   /** Count each lane's work in the shader (JobResult.work) and submits/dispatches on the host. */
@@ -459,17 +459,19 @@ interface LaneGroup {
 }
 
 /**
- * Groups lanes into pipelines: by replica slots, and by router x scheduler when pipelinePerFamily.
- * Within a group lanes are ordered by family, then by expected work (longest first), so that a
- * workgroup's lanes run the same policy code and finish together.
+ * Groups lanes into pipelines: by scheduler and replica slots (by router x scheduler too when
+ * pipelinePerFamily), the routers and batchings of a group chosen per lane. Not one pipeline for
+ * every scheduler: a shader's cold compile grows faster than its size (llvmpipe, one pipeline of
+ * 1 / 3 / 6 / 10 schedulers: 8 / 20 / 50 / 307 s), and a kernel's registers are those of its
+ * heaviest path, which every lane would pay. Within a group lanes are ordered by family, then by
+ * expected work (longest first), so that a workgroup's lanes run the same code and finish together.
  */
 function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineShape, perFamily: boolean): LaneGroup[] {
   const groups = new Map<string, LaneGroup>();
   for (const i of onGpu) {
     const lane = lanes[i];
     const maxReplicas = replicaSlots(lane.replicas);
-    const family = `${lane.router.name}|${lane.scheduler.name}`;
-    const key = perFamily ? `${maxReplicas}|${family}` : `${maxReplicas}`;
+    const key = `${maxReplicas}|${lane.scheduler.name}${perFamily ? `|${lane.router.name}` : ''}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { key, shape: { ...base, maxReplicas }, policies: { routers: [], schedulers: [], batchings: [] }, jobs: [] }));
     g.jobs.push(i);
