@@ -13,7 +13,7 @@ import { layoutWgsl, AUX_SLOT_RECORDS, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECOR
 
 
 /** The engine's files under shaders/engine/, each one concept (state, limiter, metrics, ...). */
-const ENGINE_FILES = ['state', 'limiter', 'metrics', 'clock', 'queue', 'batch', 'fold', 'step'] as const;
+const ENGINE_FILES = ['state', 'limiter', 'metrics', 'clock', 'queue', 'cache', 'batch', 'fold', 'step'] as const;
 
 /**
  * Counted loop iterations after which a loop-limited dispatch starts no new event (limiter.wgsl), for
@@ -75,6 +75,8 @@ export interface PipelineShape {
   simdLanes?: number;
   /** Count each lane's work (instants, storage accesses, visits, loops) for `bench --work`. */
   workCounters?: boolean;
+  /** Some lane has prefix caching on (cache.wgsl; its slots need the AUX record: slotRecords). */
+  prefixCache?: boolean;
 }
 
 /**
@@ -185,10 +187,16 @@ function schedulerHook(h: (typeof SCHEDULER_HOOKS)[number], schedulers: { id: nu
  * rule (preempt_first) meets a key stored in the slot's KEY word (no queue_key), since the victim
  * walk needs the chunk each request scheduled in the batch being formed (batch.wgsl note_chunk).
  */
-export function slotRecords(schedulers: readonly string[]): number {
-  const defines = (name: string, hook: string) => load(twinUrl('engine', name)).includes(`fn ${hook}_${snake(name)}(`);
-  const aux = schedulers.some((s) => existsSync(twinUrl('engine', s)) && defines(s, 'preempt_first') && !defines(s, 'queue_key'));
+export function slotRecords(schedulers: readonly string[], prefixCache = false): number {
+  const aux = prefixCache || schedulers.some((s) => twinHooks(s).includes('preempt_first') && !twinHooks(s).includes('queue_key'));
   return aux ? AUX_SLOT_RECORDS : SLOT_RECORDS;
+}
+
+/** The SCHEDULER_HOOKS scheduler `name`'s WGSL twin defines (none without a twin). */
+export function twinHooks(name: string): string[] {
+  if (!existsSync(twinUrl('engine', name))) return [];
+  const text = load(twinUrl('engine', name));
+  return SCHEDULER_HOOKS.map((h) => h.hook).filter((hook) => text.includes(`fn ${hook}_${snake(name)}(`));
 }
 
 function twin(kind: 'router' | 'engine', name: string, fn: string): [string, string] {
@@ -207,7 +215,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
   const batchings = policies.batchings.map((name) => ({ id: BATCHING_NAMES.indexOf(name as Batching), name, callee: `build_${snake(name)}` }));
   for (const p of [...routers, ...schedulers, ...batchings]) if (p.id < 0) throw new Error(`unknown policy ${p.name}`);
   const schedulerTwins = schedulers.map((s) => twin('engine', s.name, s.callee));
-  const records = slotRecords(policies.schedulers);
+  const records = slotRecords(policies.schedulers, shape.prefixCache);
   if ((shape.slotRecords ?? SLOT_RECORDS) < records) throw new Error(`schedulers ${policies.schedulers.join(', ')} need ${records} slot records (PipelineShape.slotRecords)`);
   const header = [
     `// pipeline: routers ${policies.routers.join(', ')}; schedulers ${policies.schedulers.join(', ')}; batching ${policies.batchings.join(', ')}`,
@@ -221,6 +229,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const LOOP_LIMITED: bool = ${shape.loopLimited};`,
     `const LOOP_PROBE: bool = ${shape.loopProbe ?? shape.loopLimited};`,
     `const WORK_COUNTERS: bool = ${shape.workCounters === true};`,
+    `const CACHING: bool = ${shape.prefixCache === true};`,
     `const TOKEN_VIEWS: bool = ${routers.some((r) => ROUTERS[r.id].tokenViews === true)};`,
     // The predicted decode view (state.wgsl token_view) costs loads per producer: only its readers pay.
     `const PREDICTED_VIEW: bool = ${routers.some((r) => ROUTERS[r.id].usesPrediction === true)};`,
