@@ -185,11 +185,27 @@ function schedulerHook(h: (typeof SCHEDULER_HOOKS)[number], schedulers: { id: nu
 /**
  * Slot records a pipeline running these schedulers needs: the AUX record when a scheduler's victim
  * rule (preempt_first) meets a key stored in the slot's KEY word (no queue_key), since the victim
- * walk needs the chunk each request scheduled in the batch being formed (batch.wgsl note_chunk).
+ * walk needs the chunk each request scheduled in the batch being formed (batch.wgsl note_chunk),
+ * and when a lane caches prefixes (its second word: the request's cached blocks, cache.wgsl).
  */
 export function slotRecords(schedulers: readonly string[], prefixCache = false): number {
   const aux = prefixCache || schedulers.some((s) => twinHooks(s).includes('preempt_first') && !twinHooks(s).includes('queue_key'));
   return aux ? AUX_SLOT_RECORDS : SLOT_RECORDS;
+}
+
+/** Batching strategies whose GPU twins read the prefix cache (batch.wgsl head_prefill). */
+const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked'];
+
+/**
+ * Why prefix caching under this scheduler and batching has no GPU twin, or null. The cache's twin
+ * (cache.wgsl) covers admission by whole prompts or first chunks with the engine's own rules; a
+ * scheduler rule of its own (sglang's lpm order, reservations, proactive preemption, ...) would have
+ * to see cached prefixes too.
+ */
+export function prefixCacheTwinGap(scheduler: string, batching: string): string | null {
+  const hooks = twinHooks(scheduler);
+  if (CACHE_BATCHINGS.includes(batching) && hooks.length === 0) return null;
+  return `prefix caching with scheduler ${scheduler} (${batching} batching${hooks.length > 0 ? ', rules of its own' : ''}) has no WGSL twin yet`;
 }
 
 /** The SCHEDULER_HOOKS scheduler `name`'s WGSL twin defines (none without a twin). */

@@ -15,7 +15,7 @@ import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { hasWgslTwin } from '../../policy/twins.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
 import { oracle } from '../../policy/predictor/oracle.js';
-import { composeEngine, laneBytes, laneStrides, replicaSlots, slotRecords, twinHooks, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
+import { composeEngine, laneBytes, laneStrides, replicaSlots, prefixCacheTwinGap, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { prefixUnits } from '../prefix-units.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
 import { cacheRegionWords, cacheTableSlots, MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, NO_PREFIX_CACHE, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
@@ -292,14 +292,8 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, laneMaxima(lane, trace));
   if (headroom) return headroom;
-  if (lane.prefixCache) {
-    // The cache's twin (cache.wgsl) covers admission by whole prompts or first chunks with the
-    // engine's own rules; a scheduler rule of its own would have to see cached prefixes too.
-    const hooks = twinHooks(lane.scheduler.name);
-    if (!CACHE_BATCHINGS.includes(lane.batching.name) || hooks.length > 0) {
-      return `prefix caching with scheduler ${lane.scheduler.name} (${lane.batching.name} batching${hooks.length > 0 ? ', rules of its own' : ''}) has no WGSL twin yet`;
-    }
-  }
+  const cacheGap = lane.prefixCache && prefixCacheTwinGap(lane.scheduler.name, lane.batching.name);
+  if (cacheGap) return cacheGap;
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
@@ -307,9 +301,6 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (lane.profile.kvBlocks * lane.profile.blockSize >= 2 ** 32) return `KV tokens ${lane.profile.kvBlocks * lane.profile.blockSize} above 2^32-1`;
   return null;
 }
-
-/** Batching strategies whose GPU twins read the prefix cache (batch.wgsl head_prefill). */
-const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked'];
 
 /** Words of a lane's prefix caches in the cache binding (cache.wgsl), 0 with caching off. */
 export function laneCacheWords(lane: Lane): number {
