@@ -274,7 +274,7 @@ fn admit(s: u32, h: vec4<u32>, chunk: u32, blocks: u32, now: u32) {
     head_lookup(s, h);
     start = head_hit * cfg.block_size;
     _ = cache_acquire(rep_index, id.x, head_hit);
-    slot_put(REC_AUX, s, vec4<u32>(0u, head_hit, 0u, 0u));
+    slot_put(REC_AUX, s, vec4<u32>(chunk, head_hit, 0u, 0u));
     cnt_add(C_PREFIX_LOOKUPS, 1u);
     cnt_add(C_PREFIX_LOOKUP_TOKENS, h.z);
     cnt_add(C_PREFIX_HIT_TOKENS, start);

@@ -68,8 +68,7 @@ function drawPolicyExtras(d: Draws, spec: Job['spec']): void {
 /** Whether the GPU engine's prefix cache twin covers the job's scheduler and batching. */
 function cachesOnGpu(spec: Job['spec']): boolean {
   try {
-    const lane = resolveLane(spec);
-    return prefixCacheTwinGap(lane.scheduler.name, lane.batching.name) === null;
+    return prefixCacheTwinGap(resolveLane(spec)) === null;
   } catch (e) {
     if (e instanceof ConfigError) return false;
     throw e;

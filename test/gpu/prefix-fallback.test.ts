@@ -1,5 +1,5 @@
-// What of prefix caching still has no GPU twin: the prefix routers, and caching under schedulers
-// with rules of their own (sglang's lpm order, reservations, ...). Under --engine gpu those lanes run
+// What of prefix caching still has no GPU twin: the prefix routers, sglang's lpm order, and caching
+// under schedulers with rules of their own (priorities, reservations, ...). Under --engine gpu those lanes run
 // on the CPU reference, saying why, next to caching lanes that do run on the GPU. Needs the WebGPU
 // adapter.
 import { describe, expect, it } from 'vitest';
@@ -23,7 +23,8 @@ describe('prefix caching under --engine gpu', () => {
     });
     const jobs: Job[] = [
       { trace, spec: spec('least-outstanding', 'chunked-prefill', 'on') },
-      { trace, spec: spec('least-outstanding', 'sglang', 'on') },
+      { trace, spec: { ...spec('least-outstanding', 'sglang', 'on'), scheduler: { name: 'sglang', params: { schedulePolicy: 'lpm' } } } },
+      { trace, spec: spec('least-outstanding', 'vllm-priority', 'on') },
       { trace, spec: spec('prefix-affinity', 'chunked-prefill', 'on') },
       { trace, spec: spec('least-outstanding', 'chunked-prefill') },
     ];
@@ -31,7 +32,8 @@ describe('prefix caching under --engine gpu', () => {
       const { results } = await runJobs(jobs, { engine: 'gpu', threads: 1 });
       expect(results.map((r) => [r.engine, r.fallback])).toEqual([
         ['gpu', undefined],
-        ['cpu', 'prefix caching with scheduler sglang (prefill-priority batching, rules of its own) has no WGSL twin yet'],
+        ['cpu', "prefix caching with scheduler sglang's admission order (lpm) has no WGSL twin yet"],
+        ['cpu', 'prefix caching with scheduler vllm-priority (chunked batching, rules of its own) has no WGSL twin yet'],
         ['cpu', 'router prefix-affinity has no WGSL twin yet'],
         ['gpu', undefined],
       ]);

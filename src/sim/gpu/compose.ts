@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
-import type { Batching } from '../../policy/engine/types.js';
+import { schedulerRules, type Batching } from '../../policy/engine/types.js';
+import type { Lane } from '../lane.js';
 import { ROUTERS } from '../../policy/router/index.js';
 import { ITERATION_WGSL } from '../../model/iteration.js';
 import { layoutWgsl, AUX_SLOT_RECORDS, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECORDS, HIST_WORDS } from './layout.js';
@@ -194,18 +195,25 @@ export function slotRecords(schedulers: readonly string[], prefixCache = false):
 }
 
 /** Batching strategies whose GPU twins read the prefix cache (batch.wgsl head_prefill). */
-const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked'];
+const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked', 'prefill-priority'];
+/** Scheduler twins with rules of their own that read waiting requests' first steps through head_prefill (cache.wgsl). */
+const CACHE_AWARE_TWINS: readonly string[] = ['sglang'];
 
 /**
- * Why prefix caching under this scheduler and batching has no GPU twin, or null. The cache's twin
- * (cache.wgsl) covers admission by whole prompts or first chunks with the engine's own rules; a
- * scheduler rule of its own (sglang's lpm order, reservations, proactive preemption, ...) would have
- * to see cached prefixes too.
+ * Why prefix caching under the lane's scheduler, batching and admission order has no GPU twin, or null.
+ * The cache's twin (cache.wgsl) covers admission by whole prompts or first chunks in queue order;
+ * a scheduler rule of its own (reservations, proactive preemption, ...) must see cached prefixes
+ * too, and an admission order by cached prefix (sglang's lpm) has no twin.
  */
-export function prefixCacheTwinGap(scheduler: string, batching: string): string | null {
-  const hooks = twinHooks(scheduler);
-  if (CACHE_BATCHINGS.includes(batching) && hooks.length === 0) return null;
-  return `prefix caching with scheduler ${scheduler} (${batching} batching${hooks.length > 0 ? ', rules of its own' : ''}) has no WGSL twin yet`;
+export function prefixCacheTwinGap(lane: Lane): string | null {
+  const { scheduler: s, profile: p } = lane;
+  const scheduler = s.name;
+  const batching = lane.batching.name;
+  const lc = { blockSize: p.blockSize, kvBlocks: p.kvBlocks, maxModelLen: p.maxModelLen, watermarkBlocks: lane.watermarkBlocks };
+  if (schedulerRules(s, lane.schedulerParams, lc).admissionOrder !== null) return `prefix caching with scheduler ${scheduler}'s admission order (lpm) has no WGSL twin yet`;
+  const ownRules = twinHooks(scheduler).length > 0 && !CACHE_AWARE_TWINS.includes(scheduler);
+  if (CACHE_BATCHINGS.includes(batching) && !ownRules) return null;
+  return `prefix caching with scheduler ${scheduler} (${batching} batching${ownRules ? ', rules of its own' : ''}) has no WGSL twin yet`;
 }
 
 /** The SCHEDULER_HOOKS scheduler `name`'s WGSL twin defines (none without a twin). */

@@ -292,7 +292,7 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, laneMaxima(lane, trace));
   if (headroom) return headroom;
-  const cacheGap = lane.prefixCache && prefixCacheTwinGap(lane.scheduler.name, lane.batching.name);
+  const cacheGap = lane.prefixCache && prefixCacheTwinGap(lane);
   if (cacheGap) return cacheGap;
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
