@@ -63,7 +63,8 @@ fn settle_member(s: u32, h_in: vec4<u32>) -> vec4<u32> {
     produces = true;
   }
   let was_recent = (flags & F_RECENT) != 0u;
-  flags &= ~(F_BATCH_DECODE | F_BATCH_PREFILL | F_RECENT);
+  let prefilled = (flags & F_BATCH_PREFILL) != 0u;
+  flags &= ~(F_BATCH_DECODE | F_BATCH_PREFILL | F_RECENT | F_BATCH_ADMITTED);
   var id = vec4<u32>(0u);
   var id_loaded = false;
   if (produces) {
@@ -100,6 +101,13 @@ fn settle_member(s: u32, h_in: vec4<u32>) -> vec4<u32> {
     slot_put(REC_ID, s, id);
   }
   h = with_ctx_flags(h, ctx, flags);
+  if (lane_caches() && prefilled) {
+    if (!id_loaded) {
+      id = slot_rec(REC_ID, s);
+      id_loaded = true;
+    }
+    cache_computed_blocks(s, id.x, ctx);
+  }
   settle_completes = produces && h.w == 0u;
   settle_id = id;
   settle_id_loaded = id_loaded;
@@ -111,6 +119,13 @@ fn settle_completion(s: u32, h: vec4<u32>) {
   var id = settle_id;
   if (!settle_id_loaded) { id = slot_rec(REC_ID, s); }
   running_unlink(s, h);
+  complete_cached(s, id);
+}
+
+// complete() on a lane with prefix caching: finish_iteration took all its blocks off as its own;
+// its cached ones other running requests still hold stay in use (Replica.release).
+fn complete_cached(s: u32, id: vec4<u32>) {
+  if (lane_caches()) { rep.used += cached_blocks(s) - cache_leave(s, id.x); }
   complete(s, id);
 }
 
@@ -210,6 +225,7 @@ fn count_producer(s: u32, left: u32, ctx_after: u32) {
 }
 
 fn begin_batch() {
+  head_slot = 0u;
   batch_size = 0u;
   batch_sums = batch_sums_empty();
   min_left = 0xffffffffu;
@@ -247,30 +263,50 @@ fn add_residue(q: u32) {
 }
 
 // Admits the waiting head (slot s, hot record h) with a first chunk of `chunk` tokens and `blocks` blocks.
+// With prefix caching its context starts after its cached prefix (head_lookup, done by the caller's
+// head_prefill), whose entries it holds (batch-context.ts startFromCache).
 fn admit(s: u32, h: vec4<u32>, chunk: u32, blocks: u32, now: u32) {
   waiting_pop(h);
-  rep.used += blocks;
   let id = slot_rec(REC_ID, s);
   var flags = flags_of(h);
+  var start = 0u; // waiting requests hold no KV: ctx 0, or their cached prefix
+  if (lane_caches()) {
+    head_lookup(s, h);
+    start = head_hit * cfg.block_size;
+    _ = cache_acquire(rep_index, id.x, head_hit);
+    slot_put(REC_AUX, s, vec4<u32>(chunk, head_hit, 0u, 0u));
+    cnt_add(C_PREFIX_LOOKUPS, 1u);
+    cnt_add(C_PREFIX_LOOKUP_TOKENS, h.z);
+    cnt_add(C_PREFIX_HIT_TOKENS, start);
+    if (start > 0u) { cnt_add(C_PREFIX_HITS, 1u); }
+    if (TOKEN_VIEWS && start > 0u) {
+      let v = rep_rec(R_QUEUED_PREFILL / 4u, rep_index);
+      rep_put(R_QUEUED_PREFILL / 4u, rep_index, vec4<u32>(v.x - start, v.y, v.z, v.w));
+    }
+    flags |= F_BATCH_ADMITTED;
+  }
+  rep.used += blocks;
+  if (lane_caches()) { cache_evict_to(rep_index, cfg.kv_blocks - rep.used); }
   if ((flags & F_ADMITTED) == 0u) {
     flags |= F_ADMITTED;
     hadd(H_QUEUE, since_arrival(id.x, now), 1u);
   }
-  // Waiting requests hold no KV: ctx 0.
-  var a = with_ctx_flags(h, chunk, flags | F_BATCH_PREFILL);
-  a.z -= chunk;
-  if (a.z == 0u) { count_producer(s, a.w, chunk); }
+  var a = with_ctx_flags(h, start + chunk, flags | F_BATCH_PREFILL);
+  a.z -= start + chunk;
+  if (a.z == 0u) { count_producer(s, a.w, start + chunk); }
   slot_put(REC_HOT, s, running_insert(s, a, id));
-  join_batch(0u, chunk, true);
+  join_batch(start, chunk, true);
 }
 
 // Recompute preemption of slot s (hot record h, already off the running list): drop all KV, wait
 // again to prefill prompt + generated.
 fn preempt(s: u32, h: vec4<u32>) {
   let ctx = ctx_of(h);
-  rep.used -= ceil_div(ctx, cfg.block_size);
-  var flags = flags_of(h);
+  var flags = flags_of(h) & ~F_BATCH_ADMITTED;
   var id = slot_rec(REC_ID, s);
+  rep.used -= ceil_div(ctx, cfg.block_size);
+  // Its cached blocks other running requests hold stay in use (Replica.release).
+  if (lane_caches()) { rep.used += cached_blocks(s) - cache_leave(s, id.x); }
   let recent = (flags & F_RECENT) != 0u;
   if (recent) {
     // Its last token time is about to leave the replica's PREV_END: keep it in the slot. A request
@@ -386,7 +422,7 @@ fn schedule_running(budget_in: u32) {
       scheduled -= 1u;
       // A withdrawn chunk is again prompt still to prefill (the token views' queued count).
       if ((flags_of(vh) & F_BATCH_PREFILL) != 0u) { vh.z += withdrawn; }
-      vh = with_ctx_flags(vh, ctx_of(vh), flags_of(vh) & ~(F_BATCH_DECODE | F_BATCH_PREFILL));
+      vh = with_ctx_flags(vh, ctx_of(vh), flags_of(vh) & ~(F_BATCH_DECODE | F_BATCH_PREFILL | F_BATCH_ADMITTED));
     }
     let after_victim = link_hi(vh);
     running_remove(victim, vh);
@@ -474,7 +510,9 @@ fn victim_while_at(s: u32) -> u32 {
 // compute their keys, queue_key; compose.ts slotRecords).
 fn note_chunk(s: u32, tokens: u32) {
   if (S_RECORDS > REC_AUX) {
-    slot_put(REC_AUX, s, vec4<u32>(tokens, 0u, 0u, 0u));
+    var cached = 0u;
+    if (CACHING) { cached = cached_blocks(s); }
+    slot_put(REC_AUX, s, vec4<u32>(tokens, cached, 0u, 0u));
     return;
   }
   let id = slot_rec(REC_ID, s);
@@ -611,8 +649,9 @@ fn displace_for_waiting(whole: bool) {
 
 fn prefill_first_admits(tokens: u32) -> bool {
   if (rep.w_root == NIL || rep.running >= cfg.max_num_seqs) { return false; }
-  let need = slot_rec(REC_HOT, rep.w_root - 1u).z; // prefill target: the waiting request holds no KV
-  return tokens + need <= cfg.max_batched_tokens && rep.used + ceil_div(need, cfg.block_size) + cfg.watermark_blocks <= cfg.kv_blocks;
+  let s = rep.w_root - 1u;
+  let need = head_prefill(s, slot_rec(REC_HOT, s)); // prefill target but the cached prefix: the waiting request holds no KV
+  return tokens + need <= cfg.max_batched_tokens && rep.used + head_blocks(need) + cfg.watermark_blocks <= cfg.kv_blocks;
 }
 
 fn build_prefill_first(r: u32, now: u32) -> bool {
@@ -632,8 +671,8 @@ fn build_prefill_first(r: u32, now: u32) -> bool {
     tick();
     let s = rep.w_root - 1u;
     let h = slot_rec(REC_HOT, s);
-    let need = h.z;
-    admit(s, h, need, ceil_div(need, cfg.block_size), now);
+    let need = head_prefill(s, h);
+    admit(s, h, need, head_blocks(need), now);
     tokens += need;
     if (!prefill_first_admits(tokens)) { break; }
     if (reserves && !reservation_admits(rep.w_root - 1u, slot_rec(REC_HOT, rep.w_root - 1u))) { break; }
@@ -662,8 +701,8 @@ fn admit_chunks(budget_in: u32, now: u32) -> u32 {
     if (rep.w_root == NIL || budget == 0u || rep.running >= cfg.max_num_seqs) { break; }
     let s = rep.w_root - 1u;
     let h = slot_rec(REC_HOT, s);
-    let chunk = min(h.z, budget);
-    let need = ceil_div(chunk, cfg.block_size);
+    let chunk = min(head_prefill(s, h), budget);
+    let need = head_blocks(chunk);
     if (rep.used + need + cfg.watermark_blocks > cfg.kv_blocks) { break; }
     if (!admission_allows(s, h, chunk)) { break; }
     admit(s, h, chunk, need, now);
@@ -723,12 +762,27 @@ fn build_prefill_priority(r: u32, now: u32) -> bool {
 fn settle_running() {
   if (!settling) { return; }
   var moved = NIL; // requests whose key changed, linked through LINKS
+  // With prefix caching, completions release blocks in batch order: the batch's admitted requests
+  // come after its running ones (chunked batching), so their completions wait for the walk's end.
+  var deferred = NIL;
+  var deferred_tail = NIL;
   tick(); // loop entry
   for (var m = rep.r_head; m != NIL;) {
     let s = m - 1u;
-    var h = settle_member(s, visit_running(m));
+    let visited = visit_running(m);
+    var h = settle_member(s, visited);
     m = link_hi(h);
-    if (settle_completes) {
+    if (settle_completes && lane_caches() && (flags_of(visited) & F_BATCH_ADMITTED) != 0u) {
+      running_unlink(s, h);
+      slot_put(REC_HOT, s, with_links(h, NIL, NIL));
+      if (deferred_tail == NIL) {
+        deferred = s + 1u;
+      } else {
+        let th = slot_rec(REC_HOT, deferred_tail - 1u);
+        slot_put(REC_HOT, deferred_tail - 1u, with_links(th, s + 1u, NIL));
+      }
+      deferred_tail = s + 1u;
+    } else if (settle_completes) {
       settle_completion(s, h);
     } else if (has_rekey_after_tokens() && (flags_of(h) & F_RECENT) != 0u && rekeys(s, h)) {
       running_remove(s, h);
@@ -746,6 +800,14 @@ fn settle_running() {
     let h = slot_rec(REC_HOT, s);
     moved = link_hi(h);
     slot_put(REC_HOT, s, running_insert(s, h, slot_rec(REC_ID, s)));
+  }
+  tick(); // loop entry
+  loop {
+    tick();
+    if (deferred == NIL) { break; }
+    let s = deferred - 1u;
+    deferred = link_hi(slot_rec(REC_HOT, s));
+    complete_cached(s, slot_rec(REC_ID, s));
   }
   end_settling();
 }
@@ -766,6 +828,7 @@ fn schedule_step(s: u32, h_in: vec4<u32>, need: u32, tokens: u32, gather_residue
   let ctx = ctx_of(h);
   let in_prefill = h.z > 0u;
   rep.used += need;
+  if (lane_caches()) { cache_evict_to(rep_index, cfg.kv_blocks - rep.used); }
   if (in_prefill) {
     h = with_ctx_flags(h, ctx + tokens, flags_of(h) | F_BATCH_PREFILL);
     h.z -= tokens;

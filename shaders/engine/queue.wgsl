@@ -21,6 +21,7 @@ const F_PREEMPTED: u32 = 4u; // has been preempted once
 const F_BATCH_DECODE: u32 = 8u; // decodes in the batch in progress
 const F_BATCH_PREFILL: u32 = 16u; // prefills a chunk in the batch in progress (already counted in CTX)
 const F_RECENT: u32 = 32u; // its last token came at its replica's PREV_END (LAST_TOKEN is stale)
+const F_BATCH_ADMITTED: u32 = 64u; // admitted by the batch in progress (lanes with prefix caching: batch order at its end)
 const CTX_MASK: u32 = 0xffffffu;
 
 fn ctx_of(h: vec4<u32>) -> u32 { return h.y & CTX_MASK; }

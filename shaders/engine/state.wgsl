@@ -15,7 +15,7 @@ struct Uniforms {
   lanes: u32,
   steps: u32, // event instants per dispatch
   probe_trips: u32, // 0: the loop-limiter probe's trip count comes from here so it is not unrolled
-  pad: u32,
+  cache_stride: u32, // words per lane of the prefix-cache binding (cache.wgsl; 0 without caching lanes)
 }
 
 @group(0) @binding(0) var<uniform> U: Uniforms;
@@ -71,10 +71,14 @@ fn load_config() {
     let v = param_rec(P_MODEL / 4u + q);
     for (var c4 = 0u; c4 < 4u; c4++) { model[4u * q + c4] = v[c4]; }
   }
+  if (CACHING) {
+    let p = param_rec(P_PREFIX / 4u);
+    prefix = PrefixConfig(p.x, p.y, p.z, p.w);
+  }
 }
 // load_config reads PARAMS in layout.ts order.
 const_assert P_TRACE_OFFSET == 0u && P_MAX_MODEL_LEN == 8u && P_WATERMARK_BLOCKS == 9u && P_SLO_TPOT_US == 11u;
-const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_PREDICTED == 15u && P_SCHEDULER_PARAMS == 16u && P_MODEL == 20u && MODEL_WORDS % 4u == 0u && P_ROUTER_PARAMS % 4u == 0u;
+const_assert P_ROUTER == 12u && P_BATCHING == 14u && P_PREDICTED == 15u && P_SCHEDULER_PARAMS == 16u && P_MODEL == 20u && MODEL_WORDS % 4u == 0u && P_ROUTER_PARAMS % 4u == 0u && P_PREFIX % 4u == 0u;
 
 // Word w of the lane's region of a u32 buffer (the histograms) whose lane-major stride is `stride` words.
 fn ix(w: u32, stride: u32) -> u32 {

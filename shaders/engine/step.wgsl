@@ -95,6 +95,9 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
     enter(W_ACCESSES_FOLD);
     let after = start_fold(r, f, batch_size, end, rep.used, has_next, next_arrival);
     if (after != rep.used) { rep_set(R_USED, r, after); }
+    // Folded iterations' blocks evict cached ones as they are taken: nothing else touches this
+    // replica's cache before they start (simulator.ts recordIteration).
+    if (lane_caches()) { cache_evict_to(r, cfg.kv_blocks - after); }
   } else {
     rep_put(2u, r, f);
   }
@@ -130,9 +133,16 @@ fn finish_iteration(r: u32, now: u32) {
   }
   busy_mask = mask_without(busy_mask, r);
   open_mask = mask_without(open_mask, r);
-  // Its requests are settled by its next start, in this instant, even if it has no work left.
-  pending_mask = mask_with(pending_mask, r);
   start_mask = mask_with(start_mask, r);
+  if (lane_caches()) {
+    // Its insertions and releases change the cache and the blocks in use routers see: it is
+    // settled now, in a walk of its own.
+    begin_settling(r, now);
+    settle_running();
+  } else {
+    // Its requests are settled by its next start, in this instant, even if it has no work left.
+    pending_mask = mask_with(pending_mask, r);
+  }
   rep_close();
 }
 
@@ -231,6 +241,7 @@ fn step() -> bool {
         let used = rep_get(R_USED, r);
         let after = continue_fold(r, end, used, has_next, next_arrival);
         if (after != used) { rep_set(R_USED, r, after); }
+        if (lane_caches()) { cache_evict_to(r, cfg.kv_blocks - after); }
       }
       enter(W_ACCESSES_EVENT_SCAN);
       r = mask_next(open_mask, r + 1u);

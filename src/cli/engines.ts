@@ -6,7 +6,8 @@ export function describeJob(job: Job): string {
   const p = job.spec.profile;
   return (
     `${job.spec.router.name} x ${job.spec.scheduler.name}, ${job.spec.replicas} replica(s), ${p.name}` +
-    ` kv ${p.kvBlocks}x${p.blockSize}, seqs ${p.maxNumSeqs}, tokens ${p.maxBatchedTokens}, ${job.trace.arrivalUs.length} requests`
+    ` kv ${p.kvBlocks}x${p.blockSize}, seqs ${p.maxNumSeqs}, tokens ${p.maxBatchedTokens}, ${job.trace.arrivalUs.length} requests` +
+    (job.spec.prefixCache === 'on' ? ', prefix cache on' : '')
   );
 }
 

@@ -12,6 +12,7 @@ import { scaleTrace, windowTrace, type Trace } from '../trace/trace.js';
 import { runCpuJobs, defaultThreads } from './cpu/pool.js';
 import type { Job } from './job.js';
 import { resolveLane } from './lane.js';
+import { prefixCacheTwinGap } from './gpu/compose.js';
 
 /** Deterministic stream of uniform draws from one seed (rng.ts hash, counter-based). */
 class Draws {
@@ -64,10 +65,20 @@ function drawPolicyExtras(d: Draws, spec: Job['spec']): void {
   }
 }
 
+/** Whether the GPU engine's prefix cache twin covers the job's scheduler and batching. */
+function cachesOnGpu(spec: Job['spec']): boolean {
+  try {
+    return prefixCacheTwinGap(resolveLane(spec)) === null;
+  } catch (e) {
+    if (e instanceof ConfigError) return false;
+    throw e;
+  }
+}
+
 /**
  * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin (or every
- * registered one, `policies: 'all'`, for CPU-only property tests, which also draw prefix caching on
- * traces with prefix hashes), 1..16 replicas, profile
+ * registered one, `policies: 'all'`, for CPU-only property tests), prefix caching on traces with
+ * prefix hashes (on the GPU's draws, under schedulers its cache twin covers), 1..16 replicas, profile
  * presets with random overrides (small KV caches, small batch limits, block sizes 1..32), rate
  * scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
  */
@@ -137,9 +148,9 @@ export function randomJobs(trace: Trace, count: number, seed: number, policies: 
       slo: { ttftMs: d.pick([50, 250, 1000, 2000, 10_000]), tpotMs: d.pick([10, 30.5, 100, 500]) },
     };
     drawPolicyExtras(d, spec);
-    // Prefix caching has no WGSL twin yet: only CPU property tests draw it, and only over traces
-    // with prefix hashes (so the draws over other traces stay what they were).
-    if (policies === 'all' && jobTrace.prefixHashes && d.chance(0.6)) spec.prefixCache = 'on';
+    // Prefix caching, only over traces with prefix hashes (so the draws over other traces stay what
+    // they were), and for the GPU only where its twin covers the scheduler (gpu/compose.ts).
+    if (jobTrace.prefixHashes && (policies === 'all' || cachesOnGpu(spec)) && d.chance(0.6)) spec.prefixCache = 'on';
     try {
       resolveLane(spec);
     } catch (e) {
@@ -192,8 +203,6 @@ export async function compareJobs(
     onProgress?: (engine: 'gpu' | 'cpu', done: number, total: number) => void;
   } = {},
 ): Promise<{ rows: CompareRow[]; gpuSeconds: number; cpuSeconds: number; backend: string; cpuThreads: number }> {
-  const cached = jobs.findIndex((job) => job.spec.prefixCache === 'on');
-  if (cached >= 0) throw new ConfigError(`configuration #${cached} turns prefix caching on, which the GPU engine has no WGSL twin of yet: nothing to compare`);
   const { runGpuJobs } = await import('./gpu/engine.js');
   const threads = opts.threads ?? defaultThreads();
   const progress = opts.onProgress;

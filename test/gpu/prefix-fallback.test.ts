@@ -1,5 +1,7 @@
-// Lanes with prefix caching on have no GPU twin yet: under --engine gpu they run on the CPU
-// reference, saying why, next to lanes that do run on the GPU. Needs the WebGPU adapter.
+// What of prefix caching still has no GPU twin: the prefix routers, sglang's lpm order, and caching
+// under schedulers with rules of their own (priorities, reservations, ...). Under --engine gpu those lanes run
+// on the CPU reference, saying why, next to caching lanes that do run on the GPU. Needs the WebGPU
+// adapter.
 import { describe, expect, it } from 'vitest';
 import { firstDifference } from '../../src/metrics/record.js';
 import { resolveProfile } from '../../src/model/profile.js';
@@ -9,20 +11,32 @@ import type { Job } from '../../src/sim/job.js';
 import { parseSyntheticSpec } from '../../src/trace/synthetic.js';
 
 describe('prefix caching under --engine gpu', () => {
-  it('runs cached lanes on the CPU with the reason and the others on the GPU, each record equal to the CPU reference', async () => {
+  it('runs the lanes without a twin on the CPU with the reason and the others on the GPU, each record equal to the CPU reference', async () => {
     const trace = parseSyntheticSpec('sessions:rate=1,duration=60,seed=2');
-    const spec = (prefixCache?: 'on'): Job['spec'] => ({
+    const spec = (router: string, scheduler: string, prefixCache?: 'on'): Job['spec'] => ({
       replicas: 2,
-      router: { name: 'least-outstanding' },
-      scheduler: { name: 'chunked-prefill' },
+      router: { name: router },
+      scheduler: { name: scheduler },
       profile: resolveProfile('llama3-8b-h100', { kvBlocks: 2000, maxBatchedTokens: 2048 }),
       seed: 0,
       ...(prefixCache ? { prefixCache } : {}),
     });
-    const jobs: Job[] = [{ trace, spec: spec('on') }, { trace, spec: spec() }];
+    const jobs: Job[] = [
+      { trace, spec: spec('least-outstanding', 'chunked-prefill', 'on') },
+      { trace, spec: { ...spec('least-outstanding', 'sglang', 'on'), scheduler: { name: 'sglang', params: { schedulePolicy: 'lpm' } } } },
+      { trace, spec: spec('least-outstanding', 'vllm-priority', 'on') },
+      { trace, spec: spec('prefix-affinity', 'chunked-prefill', 'on') },
+      { trace, spec: spec('least-outstanding', 'chunked-prefill') },
+    ];
     try {
       const { results } = await runJobs(jobs, { engine: 'gpu', threads: 1 });
-      expect(results.map((r) => [r.engine, r.fallback])).toEqual([['cpu', 'prefix caching has no WGSL twin yet'], ['gpu', undefined]]);
+      expect(results.map((r) => [r.engine, r.fallback])).toEqual([
+        ['gpu', undefined],
+        ['cpu', "prefix caching with scheduler sglang's admission order (lpm) has no WGSL twin yet"],
+        ['cpu', 'prefix caching with scheduler vllm-priority (chunked batching, rules of its own) has no WGSL twin yet'],
+        ['cpu', 'router prefix-affinity has no WGSL twin yet'],
+        ['gpu', undefined],
+      ]);
       jobs.forEach((job, i) => expect(firstDifference(results[i].raw, runCpuJob(job).raw)).toBeNull());
       expect(results[0].raw.prefixHitTokens).toBeGreaterThan(0);
     } finally {

@@ -90,7 +90,7 @@ fn admission_begin_sglang() -> bool {
 }
 
 fn admission_admits_sglang(s: u32, h: vec4<u32>, tokens: u32, force: bool) -> bool {
-  let extend = h.z; // a waiting request's prefill target (no prefix caching)
+  let extend = head_prefill(s, h); // extend_input_len: the prefill target past the cached prefix
   let total = extend + clipped_new_sglang(slot_rec(REC_ID, s).x, h.w);
   if (!force && (rem_negative_sglang || total >= rem_tokens_sglang)) { return false; }
   let charge = select(total, tokens, tokens < extend);

@@ -6,10 +6,16 @@ import { WORK_FIELDS } from '../job.js';
 import { laneStrides, type PipelineShape } from './compose.js';
 import { HIST_STAT_WORDS, LANE, PARAMS, STOP } from './layout.js';
 
-/** What the host hands one lane: its parameter words (PARAMS order) and its trace length. */
+/** What the host hands one lane: its parameter words (PARAMS order), its trace length, and the words of its prefix caches (0: caching off). */
 export interface LaneInput {
   params: Uint32Array;
   requests: number;
+  cacheWords: number;
+}
+
+/** Words per lane of a chunk's prefix-cache binding: its largest lane's, padded to 64 bytes (0 when no lane caches). */
+export function cacheStride(inputs: readonly Pick<LaneInput, 'cacheWords'>[]): number {
+  return Math.ceil(Math.max(0, ...inputs.map((i) => i.cacheWords)) / 16) * 16;
 }
 
 /** A lane's outcome: its record, or the stop code that sends it to the CPU. */
@@ -17,7 +23,7 @@ export type LaneOutcome = { status: typeof STOP.DONE.code; raw: RawMetrics; work
 
 const bindGroupLayouts = new WeakMap<GPUDevice, { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout }>();
 
-/** The bind group layout every engine pipeline shares (one uniform, two read-only and five read-write storage buffers). */
+/** The bind group layout every engine pipeline shares (one uniform, two read-only and six read-write storage buffers). */
 export function engineLayouts(device: GPUDevice): { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout } {
   let l = bindGroupLayouts.get(device);
   if (!l) {
@@ -27,7 +33,7 @@ export function engineLayouts(device: GPUDevice): { layout: GPUBindGroupLayout; 
         { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
         { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
         { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-        ...[3, 4, 5, 6, 7].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
+        ...[3, 4, 5, 6, 7, 8].map((binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' as const } })),
       ],
     });
     l = { layout, pipelineLayout: device.createPipelineLayout({ label: 'engine.pipelineLayout', bindGroupLayouts: [layout] }) };
@@ -68,7 +74,8 @@ export class ChunkRun {
       return b;
     };
     const uniform = buffer('uniforms', 4, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    device.queue.writeBuffer(uniform, 0, new Uint32Array([L, steps, 0, 0]));
+    const cacheWords = cacheStride(inputs);
+    device.queue.writeBuffer(uniform, 0, new Uint32Array([L, steps, 0, cacheWords]));
     const paramBuf = buffer('params', params.length, storage | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(paramBuf, 0, params);
     // WebGPU zero-fills new buffers: zero is the initial state of every lane, replica and slot.
@@ -78,10 +85,12 @@ export class ChunkRun {
     this.hist = buffer('histograms', st.hist * L, storage | GPUBufferUsage.COPY_SRC);
     this.live = buffer('liveLanes', 4, storage | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     this.liveRead = buffer('liveLanesRead', 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    // Zero-filled: every replica's prefix cache starts empty (cache.wgsl).
+    const prefixCaches = buffer('prefixCaches', cacheWords * L, storage);
     this.bindGroup = device.createBindGroup({
       label: `${label}.bindGroup`,
       layout: engineLayouts(device).layout,
-      entries: [uniform, paramBuf, traceBuffer, this.state, reps, slots, this.hist, this.live].map((b, binding) => ({ binding, resource: { buffer: b } })),
+      entries: [uniform, paramBuf, traceBuffer, this.state, reps, slots, this.hist, this.live, prefixCaches].map((b, binding) => ({ binding, resource: { buffer: b } })),
     });
     this.workgroups = Math.ceil(L / (shape.workgroupSize ?? 64));
   }

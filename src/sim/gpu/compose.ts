@@ -6,14 +6,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
-import type { Batching } from '../../policy/engine/types.js';
+import { schedulerRules, type Batching } from '../../policy/engine/types.js';
+import type { Lane } from '../lane.js';
 import { ROUTERS } from '../../policy/router/index.js';
 import { ITERATION_WGSL } from '../../model/iteration.js';
 import { layoutWgsl, AUX_SLOT_RECORDS, LANE, PARAMS, REPLICA_RECORDS, SLOT_RECORDS, HIST_WORDS } from './layout.js';
 
 
 /** The engine's files under shaders/engine/, each one concept (state, limiter, metrics, ...). */
-const ENGINE_FILES = ['state', 'limiter', 'metrics', 'clock', 'queue', 'batch', 'fold', 'step'] as const;
+const ENGINE_FILES = ['state', 'limiter', 'metrics', 'clock', 'queue', 'cache', 'batch', 'fold', 'step'] as const;
 
 /**
  * Counted loop iterations after which a loop-limited dispatch starts no new event (limiter.wgsl), for
@@ -75,6 +76,8 @@ export interface PipelineShape {
   simdLanes?: number;
   /** Count each lane's work (instants, storage accesses, visits, loops) for `bench --work`. */
   workCounters?: boolean;
+  /** Some lane has prefix caching on (cache.wgsl; its slots need the AUX record: slotRecords). */
+  prefixCache?: boolean;
 }
 
 /**
@@ -183,12 +186,41 @@ function schedulerHook(h: (typeof SCHEDULER_HOOKS)[number], schedulers: { id: nu
 /**
  * Slot records a pipeline running these schedulers needs: the AUX record when a scheduler's victim
  * rule (preempt_first) meets a key stored in the slot's KEY word (no queue_key), since the victim
- * walk needs the chunk each request scheduled in the batch being formed (batch.wgsl note_chunk).
+ * walk needs the chunk each request scheduled in the batch being formed (batch.wgsl note_chunk),
+ * and when a lane caches prefixes (its second word: the request's cached blocks, cache.wgsl).
  */
-export function slotRecords(schedulers: readonly string[]): number {
-  const defines = (name: string, hook: string) => load(twinUrl('engine', name)).includes(`fn ${hook}_${snake(name)}(`);
-  const aux = schedulers.some((s) => existsSync(twinUrl('engine', s)) && defines(s, 'preempt_first') && !defines(s, 'queue_key'));
+export function slotRecords(schedulers: readonly string[], prefixCache = false): number {
+  const aux = prefixCache || schedulers.some((s) => twinHooks(s).includes('preempt_first') && !twinHooks(s).includes('queue_key'));
   return aux ? AUX_SLOT_RECORDS : SLOT_RECORDS;
+}
+
+/** Batching strategies whose GPU twins read the prefix cache (batch.wgsl head_prefill). */
+const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked', 'prefill-priority'];
+/** Scheduler twins with rules of their own that read waiting requests' first steps through head_prefill (cache.wgsl). */
+const CACHE_AWARE_TWINS: readonly string[] = ['sglang'];
+
+/**
+ * Why prefix caching under the lane's scheduler, batching and admission order has no GPU twin, or null.
+ * The cache's twin (cache.wgsl) covers admission by whole prompts or first chunks in queue order;
+ * a scheduler rule of its own (reservations, proactive preemption, ...) must see cached prefixes
+ * too, and an admission order by cached prefix (sglang's lpm) has no twin.
+ */
+export function prefixCacheTwinGap(lane: Lane): string | null {
+  const { scheduler: s, profile: p } = lane;
+  const scheduler = s.name;
+  const batching = lane.batching.name;
+  const lc = { blockSize: p.blockSize, kvBlocks: p.kvBlocks, maxModelLen: p.maxModelLen, watermarkBlocks: lane.watermarkBlocks };
+  if (schedulerRules(s, lane.schedulerParams, lc).admissionOrder !== null) return `prefix caching with scheduler ${scheduler}'s admission order (lpm) has no WGSL twin yet`;
+  const ownRules = twinHooks(scheduler).length > 0 && !CACHE_AWARE_TWINS.includes(scheduler);
+  if (CACHE_BATCHINGS.includes(batching) && !ownRules) return null;
+  return `prefix caching with scheduler ${scheduler} (${batching} batching${ownRules ? ', rules of its own' : ''}) has no WGSL twin yet`;
+}
+
+/** The SCHEDULER_HOOKS scheduler `name`'s WGSL twin defines (none without a twin). */
+export function twinHooks(name: string): string[] {
+  if (!existsSync(twinUrl('engine', name))) return [];
+  const text = load(twinUrl('engine', name));
+  return SCHEDULER_HOOKS.map((h) => h.hook).filter((hook) => text.includes(`fn ${hook}_${snake(name)}(`));
 }
 
 function twin(kind: 'router' | 'engine', name: string, fn: string): [string, string] {
@@ -207,7 +239,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
   const batchings = policies.batchings.map((name) => ({ id: BATCHING_NAMES.indexOf(name as Batching), name, callee: `build_${snake(name)}` }));
   for (const p of [...routers, ...schedulers, ...batchings]) if (p.id < 0) throw new Error(`unknown policy ${p.name}`);
   const schedulerTwins = schedulers.map((s) => twin('engine', s.name, s.callee));
-  const records = slotRecords(policies.schedulers);
+  const records = slotRecords(policies.schedulers, shape.prefixCache);
   if ((shape.slotRecords ?? SLOT_RECORDS) < records) throw new Error(`schedulers ${policies.schedulers.join(', ')} need ${records} slot records (PipelineShape.slotRecords)`);
   const header = [
     `// pipeline: routers ${policies.routers.join(', ')}; schedulers ${policies.schedulers.join(', ')}; batching ${policies.batchings.join(', ')}`,
@@ -221,6 +253,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const LOOP_LIMITED: bool = ${shape.loopLimited};`,
     `const LOOP_PROBE: bool = ${shape.loopProbe ?? shape.loopLimited};`,
     `const WORK_COUNTERS: bool = ${shape.workCounters === true};`,
+    `const CACHING: bool = ${shape.prefixCache === true};`,
     `const TOKEN_VIEWS: bool = ${routers.some((r) => ROUTERS[r.id].tokenViews === true)};`,
     // The predicted decode view (state.wgsl token_view) costs loads per producer: only its readers pay.
     `const PREDICTED_VIEW: bool = ${routers.some((r) => ROUTERS[r.id].usesPrediction === true)};`,

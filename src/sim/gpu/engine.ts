@@ -15,9 +15,10 @@ import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { hasWgslTwin } from '../../policy/twins.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
 import { oracle } from '../../policy/predictor/oracle.js';
-import { composeEngine, laneBytes, laneStrides, replicaSlots, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
+import { composeEngine, laneBytes, laneStrides, replicaSlots, prefixCacheTwinGap, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
+import { prefixUnits } from '../prefix-units.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
-import { MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
+import { cacheRegionWords, cacheTableSlots, MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, NO_PREFIX_CACHE, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
 
 export interface GpuRunOptions {
   onProgress?: (done: number, total: number) => void;
@@ -93,14 +94,18 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
 
   const onGpu: number[] = [];
   const predicted = new Array<number>(jobs.length).fill(NO_PREDICTIONS);
+  const units = new Array<number>(jobs.length).fill(NO_PREFIX_CACHE);
   jobs.forEach((job, i) => {
-    const why = gpuEligibility(lanes[i], traces.problem(job.trace), job.trace) ?? placePredictions(lanes[i], job.trace, traces, predicted, i);
+    const why =
+      gpuEligibility(lanes[i], traces.problem(job.trace), job.trace) ??
+      placePredictions(lanes[i], job.trace, traces, predicted, i) ??
+      placePrefixUnits(lanes[i], job.trace, traces, units, i, maxBinding);
     if (why) fallback.set(i, why);
     else onGpu.push(i);
   });
   const traceWords = traces.words();
   const groups = groupLanes(onGpu, jobs, lanes, shapeBase, opts.pipelinePerFamily ?? false);
-  const chunks = planChunks(groups, gpu, opts);
+  const chunks = planChunks(groups, lanes, gpu, opts);
   const pipelines = await buildPipelines(gpu.device, groups);
 
   const tRun = performance.now();
@@ -125,7 +130,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     let bytes = 0;
     while (c1 < chunks.length && (c1 === c0 || bytes + chunks[c1].bytes <= waveBytes)) bytes += chunks[c1++].bytes;
     let active = chunks.slice(c0, c1).map((c) => {
-      const inputs = c.jobs.map((j) => laneInput(lanes[j], traces.offset(jobs[j].trace), jobs[j].trace.arrivalUs.length, predicted[j]));
+      const inputs = c.jobs.map((j) => laneInput(lanes[j], jobs[j].trace, traces.offset(jobs[j].trace), predicted[j], units[j]));
       return { plan: c, run: new ChunkRun(gpu.device, pipelines.get(c.group)!, traceBuf, inputs, c.group.shape, steps, c.label) };
     });
     c0 = c1;
@@ -287,12 +292,31 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (!hasWgslTwin('router', lane.router.name)) return `router ${lane.router.name} has no WGSL twin yet`;
   const headroom = trace && lane.scheduler.gpuHeadroom?.(lane.schedulerParams, laneMaxima(lane, trace));
   if (headroom) return headroom;
-  if (lane.prefixCache) return 'prefix caching has no WGSL twin yet';
+  const cacheGap = lane.prefixCache && prefixCacheTwinGap(lane);
+  if (cacheGap) return cacheGap;
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
   // The iteration model's context sums are u32 (iteration.wgsl).
   if (lane.profile.kvBlocks * lane.profile.blockSize >= 2 ** 32) return `KV tokens ${lane.profile.kvBlocks * lane.profile.blockSize} above 2^32-1`;
+  return null;
+}
+
+/** Words of a lane's prefix caches in the cache binding (cache.wgsl), 0 with caching off. */
+export function laneCacheWords(lane: Lane): number {
+  return lane.prefixCache ? lane.replicas * cacheRegionWords(lane.profile.kvBlocks) : 0;
+}
+
+/** Puts lane i's trace's prefix units in the trace buffer (units[i]: their word), or says why its caches cannot be on the GPU. */
+function placePrefixUnits(lane: Lane, trace: Trace, traces: TraceBuffer, units: number[], i: number, maxBinding: number): string | null {
+  if (!lane.prefixCache) return null;
+  const bytes = 4 * laneCacheWords(lane);
+  if (bytes > maxBinding) {
+    return `its prefix caches take ${(bytes / MiB).toFixed(1)} MiB (${lane.replicas} replicas x ${lane.profile.kvBlocks} blocks), above the ${maxBinding / MiB} MiB binding limit`;
+  }
+  const at = traces.placeUnits(trace);
+  if (at === null) return `its trace's prefix units do not fit in the trace buffer beside the traces and other lanes' data (binding limit)`;
+  units[i] = at;
   return null;
 }
 
@@ -343,6 +367,8 @@ function laneMaxima(lane: Lane, t: Trace): TraceMaxima {
 export class TraceBuffer {
   private readonly traces = new Map<Trace, { offset: number; problem: string | null }>();
   private readonly predictions = new Map<Uint32Array, number>();
+  /** Per trace with prefix hashes: its request -> first chain id word table (n + 1 words), then its chain ids. */
+  private readonly units = new Map<Trace, number>();
   /** Trace rows; prediction arrays follow at word 4 x rows. */
   readonly rows: number;
   private used: number;
@@ -381,6 +407,20 @@ export class TraceBuffer {
     return at;
   }
 
+  /** The word of `t`'s prefix-unit table (cache.wgsl reads it), adding it if the binding has room; null if not. */
+  placeUnits(t: Trace): number | null {
+    let at = this.units.get(t);
+    if (at === undefined) {
+      const u = prefixUnits(t)!;
+      const words = u.offsets.length + u.chain.length;
+      if (this.used + words > this.maxWords) return null;
+      at = this.used;
+      this.units.set(t, at);
+      this.used += words;
+    }
+    return at;
+  }
+
   words(): Uint32Array<ArrayBuffer> {
     const words = new Uint32Array(Math.max(4, this.used));
     for (const [t, { offset }] of this.traces) {
@@ -393,6 +433,12 @@ export class TraceBuffer {
       }
     }
     for (const [p, at] of this.predictions) words.set(p, at);
+    for (const [t, at] of this.units) {
+      const u = prefixUnits(t)!;
+      const chains = at + u.offsets.length;
+      for (let j = 0; j < u.offsets.length; j++) words[at + j] = chains + u.offsets[j];
+      words.set(u.chain, chains);
+    }
     return words;
   }
 }
@@ -417,10 +463,11 @@ function traceProblem(t: Trace): string | null {
   return null;
 }
 
-function laneInput(lane: Lane, traceOffset: number, requests: number, predicted: number): LaneInput {
+function laneInput(lane: Lane, trace: Trace, traceOffset: number, predicted: number, units: number): LaneInput {
+  const requests = trace.arrivalUs.length;
   const p = lane.profile;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-  const values: Record<Exclude<ParamName, 'MODEL' | 'SCHEDULER_PARAMS' | 'ROUTER_PARAMS'>, number> = {
+  const values: Record<Exclude<ParamName, 'MODEL' | 'SCHEDULER_PARAMS' | 'ROUTER_PARAMS' | 'PREFIX'>, number> = {
     TRACE_OFFSET: traceOffset,
     TRACE_LENGTH: requests,
     REPLICAS: lane.replicas,
@@ -447,7 +494,12 @@ function laneInput(lane: Lane, traceOffset: number, requests: number, predicted:
     throw new Error(`router ${lane.router.name}: gpuParams must be at most 4 u32, got ${routerWords.join(', ')}`);
   }
   params.set(routerWords, PARAMS.offset.ROUTER_PARAMS);
-  return { params, requests };
+  if (units !== NO_PREFIX_CACHE) {
+    params.set([units, prefixUnits(trace)!.unitTokens, cacheTableSlots(p.kvBlocks) - 1, cacheRegionWords(p.kvBlocks)], PARAMS.offset.PREFIX);
+  } else {
+    params[PARAMS.offset.PREFIX] = NO_PREFIX_CACHE;
+  }
+  return { params, requests, cacheWords: laneCacheWords(lane) };
 }
 
 /** Lanes that share one pipeline: one shape, and the policies they use. */
@@ -471,9 +523,11 @@ function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineS
   for (const i of onGpu) {
     const lane = lanes[i];
     const maxReplicas = replicaSlots(lane.replicas);
-    const key = `${maxReplicas}|${lane.scheduler.name}${perFamily ? `|${lane.router.name}` : ''}`;
+    // Only pipelines holding a caching lane compile the prefix cache in.
+    const caching = lane.prefixCache ? '|prefix-cache' : '';
+    const key = `${maxReplicas}|${lane.scheduler.name}${perFamily ? `|${lane.router.name}` : ''}${caching}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { key, shape: { ...base, maxReplicas }, policies: { routers: [], schedulers: [], batchings: [] }, jobs: [] }));
+    if (!g) groups.set(key, (g = { key, shape: { ...base, maxReplicas, prefixCache: lane.prefixCache }, policies: { routers: [], schedulers: [], batchings: [] }, jobs: [] }));
     g.jobs.push(i);
   }
   const familyOrder = (i: number) => ROUTERS.indexOf(lanes[i].router) * 1000 + ENGINE_SCHEDULERS.indexOf(lanes[i].scheduler);
@@ -482,7 +536,7 @@ function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineS
     g.jobs.sort((a, b) => familyOrder(a) - familyOrder(b) || work(b) - work(a) || lanes[b].replicas - lanes[a].replicas || a - b);
     const names = (f: (l: Lane) => string) => [...new Set(g.jobs.map((i) => f(lanes[i])))];
     g.policies = { routers: names((l) => l.router.name), schedulers: names((l) => l.scheduler.name), batchings: names((l) => l.batching.name) };
-    g.shape.slotRecords = slotRecords(g.policies.schedulers);
+    g.shape.slotRecords = slotRecords(g.policies.schedulers, g.shape.prefixCache);
   }
   return [...groups.values()];
 }
@@ -495,20 +549,21 @@ interface ChunkPlan {
 }
 
 /** Chunks of a group's lanes, sized so that no storage binding exceeds the device's limit. */
-function planChunks(groups: LaneGroup[], gpu: GpuDevice, opts: GpuRunOptions): ChunkPlan[] {
+function planChunks(groups: LaneGroup[], lanes: Lane[], gpu: GpuDevice, opts: GpuRunOptions): ChunkPlan[] {
   const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const chunks: ChunkPlan[] = [];
   for (const g of groups) {
     const wg = g.shape.workgroupSize ?? WORKGROUP_SIZE;
     const st = laneStrides(g.shape);
-    const largest = Math.max(st.slots, st.hist, st.reps, st.ls, st.params) * 4;
+    const cacheWords = Math.max(0, ...g.jobs.map((j) => laneCacheWords(lanes[j])));
+    const largest = Math.max(st.slots, st.hist, st.reps, st.ls, st.params, Math.ceil(cacheWords / 16) * 16) * 4;
     let cap = Math.floor(maxBinding / largest / wg) * wg;
     cap = Math.min(cap, opts.maxLanesPerChunk ?? (gpu.software ? 4096 : Infinity), gpu.limits.maxComputeWorkgroupsPerDimension * wg);
     if (cap < 1) cap = Math.floor(maxBinding / largest);
     if (cap < 1) throw new Error(`one lane needs ${largest} bytes in one binding, above the ${maxBinding} limit; lower slotCapacity`);
     for (let s = 0; s < g.jobs.length; s += cap) {
       const part = g.jobs.slice(s, s + cap);
-      chunks.push({ group: g, jobs: part, bytes: part.length * laneBytes(g.shape), label: `engine[${g.key}]#${chunks.length}` });
+      chunks.push({ group: g, jobs: part, bytes: part.length * (laneBytes(g.shape) + 4 * cacheWords), label: `engine[${g.key}]#${chunks.length}` });
     }
   }
   return chunks;
