@@ -42,8 +42,13 @@ function quantise(trace: Trace, quantumUs: number): Trace {
   };
 }
 
+export interface PolicySet {
+  routers: readonly string[];
+  schedulers: readonly string[];
+}
+
 /** The routers and schedulers the GPU engine can run: those with a WGSL twin (src/policy/twins.ts). */
-export function gpuPolicies(): { routers: string[]; schedulers: string[] } {
+export function gpuPolicies(): PolicySet {
   return {
     routers: ROUTER_NAMES.filter((r) => hasWgslTwin('router', r)),
     schedulers: SCHEDULER_NAMES.filter((s) => hasWgslTwin('scheduler', s)),
@@ -77,12 +82,12 @@ function cachesOnGpu(spec: Job['spec']): boolean {
 
 /**
  * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin (or every
- * registered one, `policies: 'all'`, for CPU-only property tests), prefix caching on traces with
+ * registered one, `policies: 'all'`, for CPU-only property tests, or those of a PolicySet), prefix caching on traces with
  * prefix hashes (on the GPU's draws, under schedulers its cache twin covers), 1..16 replicas, profile
  * presets with random overrides (small KV caches, small batch limits, block sizes 1..32), rate
  * scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
  */
-export function randomJobs(trace: Trace, count: number, seed: number, policies: 'gpu' | 'all' = 'gpu'): Job[] {
+export function randomJobs(trace: Trace, count: number, seed: number, policies: 'gpu' | 'all' | PolicySet = 'gpu'): Job[] {
   const d = new Draws(seed >>> 0);
   const durationS = trace.arrivalUs.length > 0 ? trace.arrivalUs[trace.arrivalUs.length - 1] / 1e6 : 0;
   // A few windows per call so that scaled traces are shared between jobs.
@@ -103,7 +108,7 @@ export function randomJobs(trace: Trace, count: number, seed: number, policies: 
     }
     return t;
   };
-  const { routers, schedulers } = policies === 'all' ? { routers: ROUTER_NAMES, schedulers: SCHEDULER_NAMES } : gpuPolicies();
+  const { routers, schedulers } = policies === 'all' ? { routers: ROUTER_NAMES, schedulers: SCHEDULER_NAMES } : policies === 'gpu' ? gpuPolicies() : policies;
   const jobs: Job[] = [];
   while (jobs.length < count) {
     const scheduler = d.pick(schedulers);
