@@ -82,10 +82,10 @@ function cachesOnGpu(spec: Job['spec']): boolean {
 
 /**
  * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin (or every
- * registered one, `policies: 'all'`, for CPU-only property tests, or those of a PolicySet), prefix caching on traces with
- * prefix hashes (on the GPU's draws, under schedulers its cache twin covers), 1..16 replicas, profile
- * presets with random overrides (small KV caches, small batch limits, block sizes 1..32), rate
- * scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
+ * registered one, `policies: 'all'`, for CPU-only property tests, or those of a PolicySet), prefix
+ * caching on traces with prefix hashes (on the GPU's draws, under schedulers its cache twin covers),
+ * 1..16 replicas, profile presets with random overrides (small KV caches, small batch limits, block
+ * sizes 1..32), rate scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
  */
 export function randomJobs(trace: Trace, count: number, seed: number, policies: 'gpu' | 'all' | PolicySet = 'gpu'): Job[] {
   const d = new Draws(seed >>> 0);
