@@ -24,11 +24,13 @@ describe('GPU commands', () => {
   });
 
   it('compare --configs N --seed K ends with "N equal, 0 different" and exits 0', async () => {
-    const r = await cli('compare', '--duration', '240', '--configs', '8', '--seed', '5');
+    // The same configurations as the --json case below: their pipelines compile once (cold
+    // compiles dominate this file on the software adapter).
+    const r = await cli('compare', '--duration', '240', '--configs', '5', '--seed', '5');
     expect(r.code).toBe(0);
     const lines = r.out.trim().split('\n');
-    expect(lines.at(-1)).toBe('8 equal, 0 different');
-    expect(lines.filter((l) => /^#\d+ .*: equal/.test(l))).toHaveLength(8);
+    expect(lines.at(-1)).toBe('5 equal, 0 different');
+    expect(lines.filter((l) => /^#\d+ .*: equal/.test(l))).toHaveLength(5);
     expect(r.out).toMatch(/GPU speed-up \d+\.\d+x/);
   });
 

@@ -113,11 +113,12 @@ describe('GPU engine equals the CPU reference', () => {
     // the cold compiles few.
     const families = new Set(['round-robin/vllm-fcfs', 'least-kv/chunked-prefill', 'power-of-two/sjf', 'sal/chunked-prefill', 'kv-jsq/sjf']);
     const trace = loadTrace(AZURE);
-    // Enough draws that 40 fall in these families whatever the seed (about 100 expected).
+    // Enough draws that 20 fall in these families whatever the seed (about 100 expected); 20, as
+    // this layout runs slowly on the software adapter.
     const jobs = randomJobs(trace, 2000, seed + 1)
       .filter((j) => families.has(`${j.spec.router.name}/${j.spec.scheduler.name}`))
-      .slice(0, 40);
-    expect(jobs.length).toBe(40);
+      .slice(0, 20);
+    expect(jobs.length).toBe(20);
     // Few steps per dispatch keep most SIMD groups under the limiter (it is counted per dispatch).
     const gpu = await runOnGpu(jobs, { laneMajor: false, workgroupSize: 64, loopLimited: false, stepsPerDispatch: 8, retrySlotCapacity: 4096 });
     const ran = gpu.results.filter((r) => r.engine === 'gpu').length;
