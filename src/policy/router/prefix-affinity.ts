@@ -62,5 +62,6 @@ export const prefixAffinity: Router<Params, PrefixIndex> = {
     index.record(chosen, units);
     return chosen;
   },
+  gpuParams: (p) => [p.cacheThresholdPermille, p.balanceAbsThreshold, p.balanceRelThresholdPermille],
   samples: [{}, { cacheThresholdPermille: 0, balanceAbsThreshold: 4 }, { refreshMs: 100, capacityPermille: 50 }],
 };

@@ -12,6 +12,12 @@ export const capacityPermille = z
   .default(1000)
   .describe("prefix units the router remembers per replica, per mille of the replica's KV capacity in tokens (kvBlocks x blockSize)");
 
+/** Units a PrefixIndex remembers per replica (the GPU twin sizes its memory by it). */
+export function prefixIndexCapacity(setup: Omit<RouterSetup, 'replicas'>, permille: number): number {
+  const unit = Math.max(1, setup.prefixUnitTokens);
+  return Math.max(1, Number((BigInt(setup.kvBlocks) * BigInt(setup.blockSize) * BigInt(permille)) / (1000n * BigInt(unit))));
+}
+
 /**
  * Per replica, the prefix units (chain ids) of the prompts routed there, at most `capacity` of them,
  * with `capacity = max(1, floor(kvBlocks x blockSize x capacityPermille / (1000 x unit tokens)))`.
@@ -27,8 +33,7 @@ export class PrefixIndex {
 
   constructor(setup: RouterSetup, permille: number) {
     this.units = Array.from({ length: setup.replicas }, () => new Map());
-    const unit = Math.max(1, setup.prefixUnitTokens);
-    this.capacity = Math.max(1, Number((BigInt(setup.kvBlocks) * BigInt(setup.blockSize) * BigInt(permille)) / (1000n * BigInt(unit))));
+    this.capacity = prefixIndexCapacity(setup, permille);
   }
 
   /** Leading units of `chain` the router remembers on replica r. */

@@ -46,5 +46,6 @@ export const prefixScore: Router<Params, PrefixIndex> = {
     index.record(chosen, units);
     return chosen;
   },
+  gpuParams: (p) => [p.prefixWeight, p.queueWeight, p.kvWeight],
   samples: [{}, { prefixWeight: 1, queueWeight: 0, kvWeight: 0 }, { refreshMs: 0 }, { refreshMs: 1000, prefixWeight: 10 }],
 };

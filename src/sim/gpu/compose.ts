@@ -277,6 +277,8 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     ['src/model/iteration.wgsl', load(ITERATION_WGSL)],
     ...ENGINE_FILES.map((n): [string, string] => [`shaders/engine/${n}.wgsl`, sharedShader(`engine/${n}`)]),
     ...schedulerTwins,
+    // The prefix routers' memory and stale views: only pipelines holding one compile it.
+    ...(routers.some((r) => ROUTERS[r.id].usesPrefixes === true) ? [twin('router', 'prefix-index', 'prefix_route_begin')] : []),
     ...routers.map((r) => twin('router', r.name, r.callee)),
   ];
   return parts.map(([name, text]) => `// ---- ${name} ----\n${text}`).join('\n');

@@ -18,7 +18,8 @@ import { oracle } from '../../policy/predictor/oracle.js';
 import { composeEngine, laneBytes, laneStrides, replicaSlots, prefixCacheTwinGap, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { prefixUnits } from '../prefix-units.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
-import { cacheRegionWords, cacheTableSlots, MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, NO_PREFIX_CACHE, PARAMS, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
+import { cacheRegionWords, cacheTableSlots, MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, NO_PREFIX_CACHE, NO_PREFIX_UNITS, PARAMS, prefixIndexWords, prefixRouterWords, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
+import { PrefixIndex } from '../../policy/router/prefix-index.js';
 
 export interface GpuRunOptions {
   onProgress?: (done: number, total: number) => void;
@@ -95,17 +96,19 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
   const onGpu: number[] = [];
   const predicted = new Array<number>(jobs.length).fill(NO_PREDICTIONS);
   const units = new Array<number>(jobs.length).fill(NO_PREFIX_CACHE);
+  const routerUnits = new Array<number>(jobs.length).fill(NO_PREFIX_UNITS);
   jobs.forEach((job, i) => {
     const why =
       gpuEligibility(lanes[i], traces.problem(job.trace), job.trace) ??
       placePredictions(lanes[i], job.trace, traces, predicted, i) ??
-      placePrefixUnits(lanes[i], job.trace, traces, units, i, maxBinding);
+      placePrefixUnits(lanes[i], job.trace, traces, units, i, maxBinding) ??
+      placeRouterUnits(lanes[i], job.trace, traces, routerUnits, i, maxBinding);
     if (why) fallback.set(i, why);
     else onGpu.push(i);
   });
   const traceWords = traces.words();
   const groups = groupLanes(onGpu, jobs, lanes, shapeBase, opts.pipelinePerFamily ?? false);
-  const chunks = planChunks(groups, lanes, gpu, opts);
+  const chunks = planChunks(groups, jobs, lanes, gpu, opts);
   const pipelines = await buildPipelines(gpu.device, groups);
 
   const tRun = performance.now();
@@ -130,7 +133,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     let bytes = 0;
     while (c1 < chunks.length && (c1 === c0 || bytes + chunks[c1].bytes <= waveBytes)) bytes += chunks[c1++].bytes;
     let active = chunks.slice(c0, c1).map((c) => {
-      const inputs = c.jobs.map((j) => laneInput(lanes[j], jobs[j].trace, traces.offset(jobs[j].trace), predicted[j], units[j]));
+      const inputs = c.jobs.map((j) => laneInput(lanes[j], jobs[j].trace, traces.offset(jobs[j].trace), predicted[j], units[j], routerUnits[j]));
       return { plan: c, run: new ChunkRun(gpu.device, pipelines.get(c.group)!, traceBuf, inputs, c.group.shape, steps, c.label) };
     });
     c0 = c1;
@@ -294,6 +297,10 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   if (headroom) return headroom;
   const cacheGap = lane.prefixCache && prefixCacheTwinGap(lane);
   if (cacheGap) return cacheGap;
+  const routerWords = trace ? laneRouterWords(lane, trace) : 0;
+  if (4 * routerWords > ROUTER_MEMORY_BUDGET) {
+    return `its prefix router's memory takes ${((4 * routerWords) / MiB).toFixed(1)} MiB (${lane.replicas} replicas x ${prefixRouterCapacity(lane, trace!)} prefix units), above the GPU engine's ${ROUTER_MEMORY_BUDGET / MiB} MiB budget`;
+  }
   if (lane.replicas > MAX_GPU_REPLICAS) return `${lane.replicas} replicas, above the GPU engine's ${MAX_GPU_REPLICAS}`;
   if (lane.profile.blockSize > RES_CAP) return `blockSize ${lane.profile.blockSize} above the GPU engine's ${RES_CAP}`;
   if (lane.profile.kvBlocks > 2 ** 31) return `kvBlocks ${lane.profile.kvBlocks} above 2^31`;
@@ -302,15 +309,50 @@ export function gpuEligibility(lane: Lane, traceProblem: string | null, trace?: 
   return null;
 }
 
-/** Words of a lane's prefix caches in the cache binding (cache.wgsl), 0 with caching off. */
-export function laneCacheWords(lane: Lane): number {
-  return lane.prefixCache ? lane.replicas * cacheRegionWords(lane.profile.kvBlocks) : 0;
+/** Words of a lane's region of the cache binding: its prefix caches (cache.wgsl), then its prefix router's memory (prefix-index.wgsl). */
+export function laneCacheWords(lane: Lane, trace: Trace): number {
+  return (lane.prefixCache ? lane.replicas * cacheRegionWords(lane.profile.kvBlocks) : 0) + laneRouterWords(lane, trace);
+}
+
+/**
+ * Most bytes of a prefix router's memory per lane on the GPU: a lane's region of the cache binding
+ * is copied for every lane of its chunk, and 32 MiB is 57 replicas' indexes at the default profile's
+ * KV capacity in 16-token units (capacityPermille 1000).
+ */
+const ROUTER_MEMORY_BUDGET = 32 * MiB;
+
+/** Chain ids the lane's prefix router remembers per replica (PrefixIndex.capacity), 0 for other routers. */
+function prefixRouterCapacity(lane: Lane, trace: Trace): number {
+  if (!lane.router.usesPrefixes) return 0;
+  const p = lane.profile;
+  const setup = { replicas: 0, kvBlocks: p.kvBlocks, blockSize: p.blockSize, prefixUnitTokens: prefixUnits(trace)?.unitTokens ?? 0 };
+  const index = lane.router.init?.(setup, lane.routerParams);
+  if (!(index instanceof PrefixIndex)) throw new Error(`router ${lane.router.name} reads prefixes without a PrefixIndex: its GPU twin has no memory for it`);
+  return index.capacity;
+}
+
+/** Words of the lane's prefix router's memory in the cache binding (prefix-index.wgsl), 0 for other routers. */
+function laneRouterWords(lane: Lane, trace: Trace): number {
+  if (!lane.router.usesPrefixes) return 0;
+  return prefixRouterWords(lane.replicas, prefixRouterCapacity(lane, trace), prefixUnits(trace) !== null);
+}
+
+/** Puts lane i's trace's prefix units in the trace buffer for its prefix router (routerUnits[i]: their word), or says why its memory cannot be on the GPU. */
+function placeRouterUnits(lane: Lane, trace: Trace, traces: TraceBuffer, routerUnits: number[], i: number, maxBinding: number): string | null {
+  if (!lane.router.usesPrefixes) return null;
+  const bytes = 4 * laneCacheWords(lane, trace);
+  if (bytes > maxBinding) return `its prefix caches and prefix router's memory take ${(bytes / MiB).toFixed(1)} MiB, above the ${maxBinding / MiB} MiB binding limit`;
+  if (!prefixUnits(trace)) return null; // the router sees no units
+  const at = traces.placeUnits(trace);
+  if (at === null) return `its trace's prefix units do not fit in the trace buffer beside the traces and other lanes' data (binding limit)`;
+  routerUnits[i] = at;
+  return null;
 }
 
 /** Puts lane i's trace's prefix units in the trace buffer (units[i]: their word), or says why its caches cannot be on the GPU. */
 function placePrefixUnits(lane: Lane, trace: Trace, traces: TraceBuffer, units: number[], i: number, maxBinding: number): string | null {
   if (!lane.prefixCache) return null;
-  const bytes = 4 * laneCacheWords(lane);
+  const bytes = 4 * lane.replicas * cacheRegionWords(lane.profile.kvBlocks);
   if (bytes > maxBinding) {
     return `its prefix caches take ${(bytes / MiB).toFixed(1)} MiB (${lane.replicas} replicas x ${lane.profile.kvBlocks} blocks), above the ${maxBinding / MiB} MiB binding limit`;
   }
@@ -463,11 +505,11 @@ function traceProblem(t: Trace): string | null {
   return null;
 }
 
-function laneInput(lane: Lane, trace: Trace, traceOffset: number, predicted: number, units: number): LaneInput {
+function laneInput(lane: Lane, trace: Trace, traceOffset: number, predicted: number, units: number, routerUnits: number): LaneInput {
   const requests = trace.arrivalUs.length;
   const p = lane.profile;
   const us = (ms: number) => Math.min(U32_MAX, Math.round(ms * 1000));
-  const values: Record<Exclude<ParamName, 'MODEL' | 'SCHEDULER_PARAMS' | 'ROUTER_PARAMS' | 'PREFIX'>, number> = {
+  const values: Record<Exclude<ParamName, 'MODEL' | 'SCHEDULER_PARAMS' | 'ROUTER_PARAMS' | 'PREFIX' | 'PREFIX_ROUTER'>, number> = {
     TRACE_OFFSET: traceOffset,
     TRACE_LENGTH: requests,
     REPLICAS: lane.replicas,
@@ -499,7 +541,18 @@ function laneInput(lane: Lane, trace: Trace, traceOffset: number, predicted: num
   } else {
     params[PARAMS.offset.PREFIX] = NO_PREFIX_CACHE;
   }
-  return { params, requests, cacheWords: laneCacheWords(lane) };
+  if (lane.router.usesPrefixes) {
+    const capacity = routerUnits === NO_PREFIX_UNITS ? 0 : prefixRouterCapacity(lane, trace);
+    const unitTokens = routerUnits === NO_PREFIX_UNITS ? 0 : prefixUnits(trace)!.unitTokens;
+    const refreshUs = lane.router.refreshUs?.(lane.routerParams) ?? 0;
+    // The router's memory follows the lane's prefix caches in its region of the cache binding.
+    const base = lane.prefixCache ? lane.replicas * cacheRegionWords(p.kvBlocks) : 0;
+    const indexWords = capacity > 0 ? prefixIndexWords(capacity) : 0;
+    params.set([routerUnits, unitTokens, capacity, capacity > 0 ? cacheTableSlots(capacity) - 1 : 0, base, refreshUs, indexWords, 0], PARAMS.offset.PREFIX_ROUTER);
+  } else {
+    params[PARAMS.offset.PREFIX_ROUTER] = NO_PREFIX_UNITS;
+  }
+  return { params, requests, cacheWords: laneCacheWords(lane, trace) };
 }
 
 /** Lanes that share one pipeline: one shape, and the policies they use. */
@@ -523,9 +576,11 @@ function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineS
   for (const i of onGpu) {
     const lane = lanes[i];
     const maxReplicas = replicaSlots(lane.replicas);
-    // Only pipelines holding a caching lane compile the prefix cache in.
+    // Only pipelines holding a caching lane compile the prefix cache in, and only those holding a
+    // prefix router its index and snapshot.
     const caching = lane.prefixCache ? '|prefix-cache' : '';
-    const key = `${maxReplicas}|${lane.scheduler.name}${perFamily ? `|${lane.router.name}` : ''}${caching}`;
+    const prefixRouting = lane.router.usesPrefixes ? '|prefix-router' : '';
+    const key = `${maxReplicas}|${lane.scheduler.name}${perFamily ? `|${lane.router.name}` : ''}${caching}${prefixRouting}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { key, shape: { ...base, maxReplicas, prefixCache: lane.prefixCache }, policies: { routers: [], schedulers: [], batchings: [] }, jobs: [] }));
     g.jobs.push(i);
@@ -549,13 +604,13 @@ interface ChunkPlan {
 }
 
 /** Chunks of a group's lanes, sized so that no storage binding exceeds the device's limit. */
-function planChunks(groups: LaneGroup[], lanes: Lane[], gpu: GpuDevice, opts: GpuRunOptions): ChunkPlan[] {
+function planChunks(groups: LaneGroup[], jobs: Job[], lanes: Lane[], gpu: GpuDevice, opts: GpuRunOptions): ChunkPlan[] {
   const maxBinding = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const chunks: ChunkPlan[] = [];
   for (const g of groups) {
     const wg = g.shape.workgroupSize ?? WORKGROUP_SIZE;
     const st = laneStrides(g.shape);
-    const cacheWords = Math.max(0, ...g.jobs.map((j) => laneCacheWords(lanes[j])));
+    const cacheWords = Math.max(0, ...g.jobs.map((j) => laneCacheWords(lanes[j], jobs[j].trace)));
     const largest = Math.max(st.slots, st.hist, st.reps, st.ls, st.params, Math.ceil(cacheWords / 16) * 16) * 4;
     let cap = Math.floor(maxBinding / largest / wg) * wg;
     cap = Math.min(cap, opts.maxLanesPerChunk ?? (gpu.software ? 4096 : Infinity), gpu.limits.maxComputeWorkgroupsPerDimension * wg);

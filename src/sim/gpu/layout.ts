@@ -46,6 +46,32 @@ export function cacheRegionWords(kvBlocks: number): number {
   return CACHE_HEADER_WORDS + cacheTableSlots(kvBlocks) + CACHE_ENTRY.length * kvBlocks;
 }
 
+/** PARAMS.PREFIX_ROUTER's first word on a lane whose router reads no prefix units (not a prefix router, or a trace without hashes). */
+export const NO_PREFIX_UNITS = 0xffffffff;
+
+/**
+ * The prefix routers' memory (src/policy/router/prefix-index.wgsl), a region of the lane's `cache`
+ * binding after its prefix caches: a header (next refresh instant, u64), the replica views'
+ * snapshot (used blocks, outstanding per replica), then per replica a PrefixIndex of `capacity`
+ * chain ids: a header (LRU list head and tail, entries), an open-addressing table of a power of
+ * two at least twice `capacity` slots, and `capacity` entries (chain id, list links).
+ */
+export const ROUTER_HEADER_WORDS = 4;
+export const ROUTER_VIEW_WORDS = 2;
+export const INDEX_HEADER = ['HEAD', 'TAIL', 'SIZE'] as const;
+export const INDEX_HEADER_WORDS = 4;
+export const INDEX_ENTRY = ['CHAIN', 'PREV', 'NEXT'] as const;
+
+/** Words of one replica's PrefixIndex of `capacity` chain ids. */
+export function prefixIndexWords(capacity: number): number {
+  return INDEX_HEADER_WORDS + cacheTableSlots(capacity) + INDEX_ENTRY.length * capacity;
+}
+
+/** Words of a prefix router's memory: the snapshot always, the indexes only where the trace has prefix units. */
+export function prefixRouterWords(replicas: number, capacity: number, hasUnits: boolean): number {
+  return ROUTER_HEADER_WORDS + ROUTER_VIEW_WORDS * replicas + (hasUnits ? replicas * prefixIndexWords(capacity) : 0);
+}
+
 /** Per-lane parameters: vec4 records, lane-minor (record q of lane l at q * lanes + l). */
 export const PARAMS = region([
   ['TRACE_OFFSET', 1], // first trace row of the lane
@@ -71,6 +97,11 @@ export const PARAMS = region([
   // chain id table (NO_PREFIX_CACHE: caching off), tokens per prefix unit, table slots - 1, and the
   // words of one replica's cache region.
   ['PREFIX', 4],
+  // Prefix routers (prefix-index.wgsl): the trace word of the lane's request -> first chain id
+  // table (NO_PREFIX_UNITS: none), tokens per prefix unit, index capacity, its table slots - 1;
+  // then the router memory's first word in the lane's cache region, the views' refresh period (µs,
+  // 0: live), the words of one replica's index, and a spare word.
+  ['PREFIX_ROUTER', 8],
 ] as const);
 export type ParamName = keyof typeof PARAMS.offset;
 
@@ -201,6 +232,10 @@ export function layoutWgsl(): string {
   CACHE_HEADER.forEach((f, i) => lines.push(constant(`CH_${f}`, i)));
   CACHE_ENTRY.forEach((f, i) => lines.push(constant(`CE_${f}`, i)));
   lines.push(constant('CACHE_HEADER_WORDS', CACHE_HEADER_WORDS), constant('CACHE_ENTRY_WORDS', CACHE_ENTRY.length));
+  lines.push(constant('NO_PREFIX_UNITS', NO_PREFIX_UNITS), constant('ROUTER_HEADER_WORDS', ROUTER_HEADER_WORDS), constant('ROUTER_VIEW_WORDS', ROUTER_VIEW_WORDS));
+  INDEX_HEADER.forEach((f, i) => lines.push(constant(`IH_${f}`, i)));
+  INDEX_ENTRY.forEach((f, i) => lines.push(constant(`IE_${f}`, i)));
+  lines.push(constant('INDEX_HEADER_WORDS', INDEX_HEADER_WORDS), constant('INDEX_ENTRY_WORDS', INDEX_ENTRY.length));
   lines.push(constant('PARAM_RECORDS', PARAMS.words / 4), constant('MODEL_WORDS', MODEL_WORDS));
   for (const [name, w] of Object.entries(LANE.offset)) lines.push(constant(`LS_${name}`, w as number));
   lines.push(
