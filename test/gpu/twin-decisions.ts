@@ -26,22 +26,23 @@ export function simulateWithRules<P>(
 
 /**
  * Runs `jobs` on the GPU engine and expects each to run there with the record cpuRecord(job, d)
- * gives, d being the decision counts of the job's group; then every count of every group must be
- * positive.
+ * gives, d being the decision counts of the job's group (none(group) when it starts); then every
+ * count of every group must be positive.
  */
 export async function expectTwinDecisions<D extends { [K in keyof D]: number }>(
   scheduler: string,
   jobs: Job[],
   groupOf: (job: Job) => string,
-  none: () => D,
+  none: (group: string) => D,
   cpuRecord: (job: Job, d: D) => RawMetrics,
 ): Promise<void> {
   const { results } = await runGpuJobs(jobs, { raceTail: false });
   const seen: Record<string, D> = {};
   jobs.forEach((job, i) => {
-    const cpu = cpuRecord(job, (seen[groupOf(job)] ??= none()));
+    const group = groupOf(job);
+    const cpu = cpuRecord(job, (seen[group] ??= none(group)));
     expect(results[i].engine, `job ${i}: ${results[i].fallback}`).toBe('gpu');
-    expect(firstDifference(results[i].raw, cpu), `job ${i}: ${JSON.stringify(job.spec.scheduler.params)}, ${job.spec.profile.kvBlocks} blocks`).toBeNull();
+    expect(firstDifference(results[i].raw, cpu), `job ${i}: ${JSON.stringify(job.spec.scheduler.params)}, ${job.spec.router.name} ${JSON.stringify(job.spec.router.params ?? {})}, ${job.spec.profile.kvBlocks} blocks`).toBeNull();
   });
   console.log(`${scheduler} decisions on the CPU reference: ${JSON.stringify(seen)}`);
   for (const [group, d] of Object.entries(seen)) {
