@@ -70,6 +70,14 @@ function drawPolicyExtras(d: Draws, spec: Job['spec']): void {
   }
 }
 
+/**
+ * The routers a draw over `trace` picks from: on a trace without prefix hashes, not those that read
+ * prefixes (they would see no units, and their lanes compile pipelines of their own).
+ */
+function routersFor(trace: Trace, routers: readonly string[]): readonly string[] {
+  return trace.prefixHashes ? routers : routers.filter((r) => !routerByName(r).usesPrefixes);
+}
+
 /** Whether the GPU engine's prefix cache twin covers the job's scheduler and batching. */
 function cachesOnGpu(spec: Job['spec']): boolean {
   try {
@@ -82,7 +90,8 @@ function cachesOnGpu(spec: Job['spec']): boolean {
 
 /**
  * `count` random jobs over windows of `trace`: every router and scheduler with a WGSL twin (or every
- * registered one, `policies: 'all'`, for CPU-only property tests, or those of a PolicySet), prefix
+ * registered one, `policies: 'all'`, for CPU-only property tests, or those of a PolicySet; the
+ * prefix routers only on traces with prefix hashes, but under 'all'), prefix
  * caching on traces with prefix hashes (on the GPU's draws, under schedulers its cache twin covers),
  * 1..16 replicas, profile presets with random overrides (small KV caches, small batch limits, block
  * sizes 1..32), rate scales 0.5..20, SLOs and seeds. Jobs with the same window, scale and quantum share one Trace.
@@ -108,7 +117,10 @@ export function randomJobs(trace: Trace, count: number, seed: number, policies: 
     }
     return t;
   };
-  const { routers, schedulers } = policies === 'all' ? { routers: ROUTER_NAMES, schedulers: SCHEDULER_NAMES } : policies === 'gpu' ? gpuPolicies() : policies;
+  const drawn = policies === 'all' ? { routers: ROUTER_NAMES, schedulers: SCHEDULER_NAMES } : policies === 'gpu' ? gpuPolicies() : policies;
+  const schedulers = drawn.schedulers;
+  // CPU property tests ('all') draw every router on any trace, as they always did.
+  const routers = policies === 'all' ? drawn.routers : routersFor(trace, drawn.routers);
   const jobs: Job[] = [];
   while (jobs.length < count) {
     const scheduler = d.pick(schedulers);
@@ -168,7 +180,8 @@ export function randomJobs(trace: Trace, count: number, seed: number, policies: 
 }
 
 /**
- * The benchmark's lanes: a grid of every router x scheduler with a WGSL twin, then rate scales 1, 2, 4, then
+ * The benchmark's lanes: a grid of every router x scheduler with a WGSL twin (the prefix routers only
+ * on a trace with prefix hashes), then rate scales 1, 2, 4, then
  * 2, 4, 8 replicas (or `replicas` for all), then seeds, over one base trace on the default
  * profile. Jobs with the same rate scale share one Trace object (and its rows on the GPU).
  */
@@ -176,7 +189,8 @@ export function gridJobs(base: Trace, count: number, fixed: { replicas?: number;
   const scales = [1, 2, 4];
   const traces = scales.map((s) => scaleTrace(base, s));
   const profile = fixed.profile ?? resolveProfile(DEFAULT_PROFILE);
-  const { routers, schedulers } = gpuPolicies();
+  const { schedulers } = gpuPolicies();
+  const routers = routersFor(base, gpuPolicies().routers);
   const jobs: Job[] = [];
   for (let i = 0; jobs.length < count; i++) {
     const router = routers[i % routers.length];

@@ -1,7 +1,7 @@
-// What of prefix caching still has no GPU twin: the prefix routers, sglang's lpm order, and caching
-// under schedulers with rules of their own (priorities, reservations, ...). Under --engine gpu those lanes run
-// on the CPU reference, saying why, next to caching lanes that do run on the GPU. Needs the WebGPU
-// adapter.
+// What of prefix caching still has no GPU twin: sglang's lpm order, caching under schedulers with
+// rules of their own (priorities, reservations, ...), and a prefix router whose memory passes the
+// GPU engine's budget. Under --engine gpu those lanes run on the CPU reference, saying why, next to
+// caching lanes that do run on the GPU. Needs the WebGPU adapter.
 import { describe, expect, it } from 'vitest';
 import { firstDifference } from '../../src/metrics/record.js';
 import { resolveProfile } from '../../src/model/profile.js';
@@ -13,9 +13,9 @@ import { parseSyntheticSpec } from '../../src/trace/synthetic.js';
 describe('prefix caching under --engine gpu', () => {
   it('runs the lanes without a twin on the CPU with the reason and the others on the GPU, each record equal to the CPU reference', async () => {
     const trace = parseSyntheticSpec('sessions:rate=1,duration=60,seed=2');
-    const spec = (router: string, scheduler: string, prefixCache?: 'on'): Job['spec'] => ({
+    const spec = (router: string, scheduler: string, prefixCache?: 'on', routerParams: Record<string, unknown> = {}): Job['spec'] => ({
       replicas: 2,
-      router: { name: router },
+      router: { name: router, params: routerParams },
       scheduler: { name: scheduler },
       profile: resolveProfile('llama3-8b-h100', { kvBlocks: 2000, maxBatchedTokens: 2048 }),
       seed: 0,
@@ -25,7 +25,8 @@ describe('prefix caching under --engine gpu', () => {
       { trace, spec: spec('least-outstanding', 'chunked-prefill', 'on') },
       { trace, spec: { ...spec('least-outstanding', 'sglang', 'on'), scheduler: { name: 'sglang', params: { schedulePolicy: 'lpm' } } } },
       { trace, spec: spec('least-outstanding', 'vllm-priority', 'on') },
-      { trace, spec: spec('prefix-affinity', 'chunked-prefill', 'on') },
+      // 1,000 x the KV capacity in 16-token units: 2,000,000 chain ids per replica.
+      { trace, spec: spec('prefix-affinity', 'chunked-prefill', 'on', { capacityPermille: 1_000_000 }) },
       { trace, spec: spec('least-outstanding', 'chunked-prefill') },
     ];
     try {
@@ -34,7 +35,7 @@ describe('prefix caching under --engine gpu', () => {
         ['gpu', undefined],
         ['cpu', "prefix caching with scheduler sglang's admission order (lpm) has no WGSL twin yet"],
         ['cpu', 'prefix caching with scheduler vllm-priority (chunked batching, rules of its own) has no WGSL twin yet'],
-        ['cpu', 'router prefix-affinity has no WGSL twin yet'],
+        ['cpu', "its prefix router's memory takes 77.8 MiB (2 replicas x 2000000 prefix units), above the GPU engine's 32 MiB budget"],
         ['gpu', undefined],
       ]);
       jobs.forEach((job, i) => expect(firstDifference(results[i].raw, runCpuJob(job).raw)).toBeNull());

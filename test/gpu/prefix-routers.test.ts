@@ -65,7 +65,7 @@ function cpuRecord(job: Job, d: Decisions): RawMetrics {
       for (let r = 0; r < view.replicas; r++) best = Math.max(best, index.match(r, request.prefixUnits));
       const matched = Math.min(best * request.prefixUnitTokens, request.promptTokens);
       if (matched * 1000 > p.cacheThresholdPermille * request.promptTokens) d.aboveThreshold!++;
-      else d.mostRoom++;
+      else d.mostRoom!++;
     }
     return route(view, request, seed, p, index);
   };

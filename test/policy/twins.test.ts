@@ -10,7 +10,8 @@ import { gpuEligibility } from '../../src/sim/gpu/engine.js';
 import { resolveLane } from '../../src/sim/lane.js';
 import { loadTrace } from '../../src/trace/readers.js';
 import { windowTrace } from '../../src/trace/trace.js';
-import { makeTrace, tinySpec } from '../helpers.js';
+import { resolveProfile } from '../../src/model/profile.js';
+import { makeTrace, tinySpec, withPrefixes } from '../helpers.js';
 
 const trace = windowTrace(loadTrace(new URL('../../traces/azure-conv-2023.csv', import.meta.url).pathname), 0, 120);
 
@@ -29,6 +30,13 @@ describe('WGSL twins', () => {
       expect(routers).toContain(job.spec.router.name);
       expect(schedulers).toContain(job.spec.scheduler.name);
     }
+    // The prefix routers only on traces with prefix hashes (Azure has none).
+    const prefixRouters = ['prefix-affinity', 'prefix-score'];
+    expect(routers).toEqual(expect.arrayContaining(prefixRouters));
+    const drawn = (jobs: { spec: { router: { name: string } } }[]) => new Set(jobs.map((j) => j.spec.router.name));
+    for (const r of prefixRouters) expect(drawn([...randomJobs(trace, 200, 3), ...gridJobs(trace, 200)]).has(r)).toBe(false);
+    const mooncake = windowTrace(loadTrace(new URL('../../traces/mooncake-conversation-10min.jsonl', import.meta.url).pathname), 0, 120);
+    for (const r of prefixRouters) expect(drawn(randomJobs(mooncake, 60, 3)).has(r)).toBe(true);
   });
 
   it('send a lane to the CPU reference with the reason when its router or scheduler has none', () => {
@@ -39,6 +47,19 @@ describe('WGSL twins', () => {
     }
     for (const r of ROUTER_NAMES.filter((n) => !hasWgslTwin('router', n))) {
       expect(why(r, 'vllm-fcfs')).toBe(`router ${r} has no WGSL twin yet`);
+    }
+  });
+
+  it('run the prefix routers on the GPU while their memory fits its budget', () => {
+    const hashed = withPrefixes(makeTrace([[0, 32, 4]]), [[1, 2]], 16);
+    const why = (router: string, replicas: number, capacityPermille: number, trace = hashed) =>
+      gpuEligibility(resolveLane({ replicas, router: { name: router, params: { capacityPermille } }, scheduler: { name: 'vllm-fcfs' }, profile: resolveProfile('llama3-8b-h100'), seed: 0 }), null, trace);
+    // 26,624 chain ids per replica (the KV capacity in 16-token units): 0.55 MiB of index each.
+    for (const router of ['prefix-affinity', 'prefix-score']) {
+      expect(why(router, 57, 1000)).toBeNull();
+      expect(why(router, 58, 1000)).toBe("its prefix router's memory takes 32.2 MiB (58 replicas x 26624 prefix units), above the GPU engine's 32 MiB budget");
+      // Without prefix hashes the router keeps no index, only its views' snapshot.
+      expect(why(router, 128, 1_000_000, makeTrace([[0, 32, 4]]))).toBeNull();
     }
   });
 
