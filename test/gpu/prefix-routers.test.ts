@@ -36,7 +36,7 @@ interface Decisions {
   imbalanced?: number;
   /** prefix-affinity: the best match, above the threshold. */
   aboveThreshold?: number;
-  /** prefix-affinity: the most room, the best match at or below the threshold. */
+  /** prefix-affinity: the most room, a remembered prefix at or below the threshold. */
   mostRoom?: number;
 }
 const none = (router: string): Decisions =>
@@ -65,7 +65,7 @@ function cpuRecord(job: Job, d: Decisions): RawMetrics {
       for (let r = 0; r < view.replicas; r++) best = Math.max(best, index.match(r, request.prefixUnits));
       const matched = Math.min(best * request.prefixUnitTokens, request.promptTokens);
       if (matched * 1000 > p.cacheThresholdPermille * request.promptTokens) d.aboveThreshold!++;
-      else d.mostRoom!++;
+      else if (best > 0) d.mostRoom!++;
     }
     return route(view, request, seed, p, index);
   };
