@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 // Files that take minutes on CI's software adapter (cold shader compiles) start first, so that the
 // workers finish together; the rest keep vitest's order.
-const LONG_FIRST = ['test/gpu/engine.test.ts', 'test/docs/examples.test.ts', 'test/gpu/engine-limits.test.ts', 'test/gpu/cli.test.ts', 'test/gpu/prefix-cache.test.ts'];
+const LONG_FIRST = ['test/gpu/engine.test.ts', 'test/docs/examples.test.ts', 'test/gpu/engine-limits.test.ts', 'test/gpu/cli.test.ts', 'test/gpu/prefix-cache.test.ts', 'test/gpu/prefix-routers.test.ts'];
 
 class LongFilesFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
