@@ -239,7 +239,7 @@ fn begin_batch() {
   residues_lo = 0xffffffffu;
   residues_hi = 0xffffffffu;
   residues_small = rep.running <= 8u;
-  if (FAST_FORWARD && !residues_small) {
+  if (U.fast_forward != 0u && !residues_small) {
     tick(); // loop entry (gallivm counts it too)
     for (var q = 0u; q < cfg.block_size; q += 4u) {
       tick();
@@ -841,7 +841,7 @@ fn schedule_step(s: u32, h_in: vec4<u32>, need: u32, tokens: u32, gather_residue
       let id = slot_rec(REC_ID, s);
       until_rekey = min(until_rekey, tokens_until_rekey(id.x, id.y, h.w));
     }
-    if (FAST_FORWARD && gather_residue) { add_residue(ctx % cfg.block_size); }
+    if (U.fast_forward != 0u && gather_residue) { add_residue(ctx % cfg.block_size); }
   }
   slot_put(REC_HOT, s, h);
   join_batch(ctx, tokens, in_prefill);

@@ -56,7 +56,7 @@ fn slot_alloc() -> u32 {
     free_head = link_hi(slot_rec(REC_HOT, f - 1u));
     return f;
   }
-  if (high >= SLOTS) { return NIL; }
+  if (high >= U.slots) { return NIL; }
   high += 1u;
   return high;
 }

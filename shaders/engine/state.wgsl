@@ -16,6 +16,12 @@ struct Uniforms {
   steps: u32, // event instants per dispatch
   probe_trips: u32, // 0: the loop-limiter probe's trip count comes from here so it is not unrolled
   cache_stride: u32, // words per lane of the prefix-cache binding (cache.wgsl; 0 without caching lanes)
+  // Uniforms, not constants, so that one compiled pipeline serves every slot capacity and both
+  // fast-forward settings (a cold compile costs seconds to tens of seconds on llvmpipe).
+  slots: u32, // requests in flight per lane
+  slot_stride: u32, // lane-major: slot records per lane
+  fast_forward: u32, // 1: fold runs of identical decode iterations (records are identical either way)
+  _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> U: Uniforms;
@@ -221,7 +227,7 @@ fn store_lane() {
 }
 
 fn slot_ix(q: u32, s: u32) -> u32 {
-  if (LANE_MAJOR) { return lane * (S_STRIDE / 4u) + S_RECORDS * s + q; }
+  if (LANE_MAJOR) { return lane * U.slot_stride + S_RECORDS * s + q; }
   return (S_RECORDS * s + q) * U.lanes + lane;
 }
 fn slot_rec(q: u32, s: u32) -> vec4<u32> { count_load(); return slots[slot_ix(q, s)]; }

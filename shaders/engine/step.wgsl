@@ -65,7 +65,7 @@ fn start_iteration(r: u32, now: u32, has_next: bool, next_arrival: u32) -> bool 
   }
   let context = batch_sums.decode_ctx; // a fold's batch is all decodes
   let first_us = iteration_us(batch_sums);
-  let folds = pure && FAST_FORWARD;
+  let folds = pure && U.fast_forward != 0u;
   // The fold stops where a key changes or a producer's prediction runs out, before anyone completes
   // (finish_iteration then takes none off).
   if (folds && min(until_rekey, min_gap) < min_left) {

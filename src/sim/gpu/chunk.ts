@@ -73,9 +73,9 @@ export class ChunkRun {
       this.buffers.push(b);
       return b;
     };
-    const uniform = buffer('uniforms', 4, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const uniform = buffer('uniforms', 8, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const cacheWords = cacheStride(inputs);
-    device.queue.writeBuffer(uniform, 0, new Uint32Array([L, steps, 0, cacheWords]));
+    device.queue.writeBuffer(uniform, 0, new Uint32Array([L, steps, 0, cacheWords, shape.slots, st.slots / 4, shape.fastForward === false ? 0 : 1, 0]));
     const paramBuf = buffer('params', params.length, storage | GPUBufferUsage.COPY_DST);
     device.queue.writeBuffer(paramBuf, 0, params);
     // WebGPU zero-fills new buffers: zero is the initial state of every lane, replica and slot.

@@ -1,8 +1,8 @@
 // Composes the WGSL module of one engine pipeline by explicit concatenation: a generated header
 // (layout, sizes, policy dispatch), the shared helpers, the engine's files, and the WGSL twin of
 // every router and scheduler the pipeline's lanes use. Each lane picks its policies at run time
-// from its parameters; a pipeline built for a single router, scheduler and batching compiles the
-// choice away (software adapters do that: there every branch of a switch runs, masked).
+// from its parameters; a pipeline built for a single scheduler or batching compiles that choice
+// away (software adapters do that: there every branch of a switch runs, masked).
 import { existsSync, readFileSync } from 'node:fs';
 import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { ENGINE_SCHEDULERS } from '../../policy/engine/index.js';
@@ -59,12 +59,12 @@ export interface PipelinePolicies {
 export interface PipelineShape {
   /** Replica slots per lane (see replicaSlots). */
   maxReplicas: number;
-  /** Requests in flight per lane. */
+  /** Requests in flight per lane (sizes the slot buffer; the shader reads it as a uniform). */
   slots: number;
   /** vec4 records per slot: SLOT_RECORDS, or AUX_SLOT_RECORDS for the schedulers slotRecords names (default SLOT_RECORDS). */
   slotRecords?: number;
   workgroupSize?: number;
-  /** Fold runs of identical decode iterations (default true; results are identical either way). */
+  /** Fold runs of identical decode iterations (default true; results are identical either way; a uniform). */
   fastForward?: boolean;
   /** State layout: lane-major (each lane's words contiguous, 64-byte aligned) or lane-minor. */
   laneMajor: boolean;
@@ -216,6 +216,23 @@ export function prefixCacheTwinGap(lane: Lane): string | null {
   return `prefix caching with scheduler ${scheduler} (${batching} batching${ownRules ? ', rules of its own' : ''}) has no WGSL twin yet`;
 }
 
+/** 0: reads no token view; 1: token views (TOKEN_VIEWS); 2: the predicted decode view too (PREDICTED_VIEW). */
+const viewClass = (r: (typeof ROUTERS)[number]) => (r.usesPrediction ? 2 : r.tokenViews ? 1 : 0);
+
+/**
+ * The routers a pipeline compiles for lanes using `present`: every router with a WGSL twin that
+ * reads no more views than the most demanding of them (routers with a memory of their own only if
+ * present). Routers add little to a cold compile (llvmpipe: vllm-fcfs with 1 router 4.6 s, with the
+ * 5 that read no token view 4.6 s) and the views cost every lane of the pipeline run time, so a
+ * scheduler has at most three pipeline variants, each the same WGSL in every run and test that
+ * uses it: Mesa's shader disk cache then compiles it once per machine.
+ */
+export function pipelineRouters(present: readonly string[]): string[] {
+  const used = ROUTERS.filter((r) => present.includes(r.name));
+  const level = Math.max(0, ...used.map(viewClass));
+  return ROUTERS.filter((r) => present.includes(r.name) || (r.init === undefined && viewClass(r) <= level && existsSync(twinUrl('router', r.name)))).map((r) => r.name);
+}
+
 /** The SCHEDULER_HOOKS scheduler `name`'s WGSL twin defines (none without a twin). */
 export function twinHooks(name: string): string[] {
   if (!existsSync(twinUrl('engine', name))) return [];
@@ -246,9 +263,7 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     layoutWgsl(),
     `const MAX_REPLICAS: u32 = ${shape.maxReplicas}u;`,
     `const S_RECORDS: u32 = ${shape.slotRecords ?? SLOT_RECORDS}u;`,
-    `const SLOTS: u32 = ${shape.slots}u;`,
     `const WORKGROUP_SIZE: u32 = ${shape.workgroupSize ?? WORKGROUP_SIZE}u;`,
-    `const FAST_FORWARD: bool = ${shape.fastForward !== false};`,
     `const LANE_MAJOR: bool = ${shape.laneMajor};`,
     `const LOOP_LIMITED: bool = ${shape.loopLimited};`,
     `const LOOP_PROBE: bool = ${shape.loopProbe ?? shape.loopLimited};`,
@@ -261,7 +276,6 @@ export function composeEngine(policies: PipelinePolicies, shape: PipelineShape):
     `const TICK_START_MAX: u32 = ${tickStartMax(Math.min(shape.simdLanes ?? 1, shape.workgroupSize ?? WORKGROUP_SIZE))}u;`,
     `const LS_STRIDE: u32 = ${strides.ls}u;`,
     `const R_STRIDE: u32 = ${strides.reps}u;`,
-    `const S_STRIDE: u32 = ${strides.slots}u;`,
     `const H_STRIDE: u32 = ${strides.hist}u;`,
     ...BATCHING_NAMES.map((b, i) => `const BATCHING_${snake(b).toUpperCase()}: u32 = ${i}u;`),
     dispatcher('route(req: u32) -> u32', 'req', 'cfg.router', routers),

@@ -15,7 +15,7 @@ import { BATCHING_NAMES } from '../../policy/engine/batching/index.js';
 import { hasWgslTwin } from '../../policy/twins.js';
 import { predictOutputs } from '../../policy/predictor/index.js';
 import { oracle } from '../../policy/predictor/oracle.js';
-import { composeEngine, laneBytes, laneStrides, replicaSlots, prefixCacheTwinGap, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
+import { composeEngine, laneBytes, laneStrides, pipelineRouters, replicaSlots, prefixCacheTwinGap, slotRecords, WORKGROUP_SIZE, type PipelinePolicies, type PipelineShape } from './compose.js';
 import { prefixUnits } from '../prefix-units.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
 import { cacheRegionWords, cacheTableSlots, MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, NO_PREFIX_CACHE, NO_PREFIX_UNITS, PARAMS, prefixIndexWords, prefixRouterWords, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
@@ -590,7 +590,10 @@ function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineS
   for (const g of groups.values()) {
     g.jobs.sort((a, b) => familyOrder(a) - familyOrder(b) || work(b) - work(a) || lanes[b].replicas - lanes[a].replicas || a - b);
     const names = (f: (l: Lane) => string) => [...new Set(g.jobs.map((i) => f(lanes[i])))];
-    g.policies = { routers: names((l) => l.router.name), schedulers: names((l) => l.scheduler.name), batchings: names((l) => l.batching.name) };
+    // In registry order, so that the same lanes' pipelines are the same WGSL in every run.
+    const routers = perFamily ? names((l) => l.router.name) : pipelineRouters(names((l) => l.router.name));
+    const batchings = BATCHING_NAMES.filter((b) => names((l) => l.batching.name).includes(b));
+    g.policies = { routers, schedulers: names((l) => l.scheduler.name), batchings };
     g.shape.slotRecords = slotRecords(g.policies.schedulers, g.shape.prefixCache);
   }
   return [...groups.values()];
