@@ -25,6 +25,8 @@ describe('pipelineRouters', () => {
   it('depends on the routers present, not on their order or repetitions', () => {
     expect(pipelineRouters(['least-kv', 'round-robin', 'least-kv'])).toEqual(pipelineRouters(['round-robin']));
     expect(pipelineRouters(['sal', 'random'])).toEqual(pipelineRouters(['token-jsq']));
+    expect(pipelineRouters(['prefix-score', 'round-robin'])).toEqual(pipelineRouters(['prefix-affinity']));
+    expect(pipelineRouters(['prefix-affinity'])).toEqual(expect.arrayContaining(['prefix-score', ...pipelineRouters(['round-robin'])]));
   });
 
   it('gives one WGSL source for every slot capacity and fast-forward setting', () => {

@@ -221,8 +221,8 @@ const viewClass = (r: (typeof ROUTERS)[number]) => (r.usesPrediction ? 2 : r.tok
 
 /**
  * The routers a pipeline compiles for lanes using `present`: every router with a WGSL twin that
- * reads no more views than the most demanding of them (routers with a memory of their own only if
- * present). Routers add little to a cold compile (llvmpipe: vllm-fcfs with 1 router 4.6 s, with the
+ * reads no more views than the most demanding of them; routers with a memory of their own (the
+ * prefix routers: their index code, prefix-index.wgsl) only where one of them is present. Routers add little to a cold compile (llvmpipe: vllm-fcfs with 1 router 4.6 s, with the
  * 5 that read no token view 4.6 s) and the views cost every lane of the pipeline run time, so a
  * scheduler has at most three pipeline variants, each the same WGSL in every run and test that
  * uses it: Mesa's shader disk cache then compiles it once per machine.
@@ -230,7 +230,8 @@ const viewClass = (r: (typeof ROUTERS)[number]) => (r.usesPrediction ? 2 : r.tok
 export function pipelineRouters(present: readonly string[]): string[] {
   const used = ROUTERS.filter((r) => present.includes(r.name));
   const level = Math.max(0, ...used.map(viewClass));
-  return ROUTERS.filter((r) => present.includes(r.name) || (r.init === undefined && viewClass(r) <= level && existsSync(twinUrl('router', r.name)))).map((r) => r.name);
+  const memory = used.some((r) => r.init !== undefined);
+  return ROUTERS.filter((r) => present.includes(r.name) || ((memory || r.init === undefined) && viewClass(r) <= level && existsSync(twinUrl('router', r.name)))).map((r) => r.name);
 }
 
 /** The SCHEDULER_HOOKS scheduler `name`'s WGSL twin defines (none without a twin). */
