@@ -27,6 +27,8 @@ describe('pipelineRouters', () => {
     expect(pipelineRouters(['sal', 'random'])).toEqual(pipelineRouters(['token-jsq']));
     expect(pipelineRouters(['prefix-score', 'round-robin'])).toEqual(pipelineRouters(['prefix-affinity']));
     expect(pipelineRouters(['prefix-affinity'])).toEqual(expect.arrayContaining(['prefix-score', ...pipelineRouters(['round-robin'])]));
+    // Software adapters: one variant per scheduler, whatever the routers present.
+    expect(pipelineRouters(['round-robin'], true)).toEqual(pipelineRouters(['sal']));
   });
 
   it('gives one WGSL source for every slot capacity and fast-forward setting', () => {

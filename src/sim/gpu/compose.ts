@@ -221,15 +221,16 @@ const viewClass = (r: (typeof ROUTERS)[number]) => (r.usesPrediction ? 2 : r.tok
 
 /**
  * The routers a pipeline compiles for lanes using `present`: every router with a WGSL twin that
- * reads no more views than the most demanding of them; routers with a memory of their own (the
- * prefix routers: their index code, prefix-index.wgsl) only where one of them is present. Routers add little to a cold compile (llvmpipe: vllm-fcfs with 1 router 4.6 s, with the
- * 5 that read no token view 4.6 s) and the views cost every lane of the pipeline run time, so a
- * scheduler has at most three pipeline variants, each the same WGSL in every run and test that
- * uses it: Mesa's shader disk cache then compiles it once per machine.
+ * reads no more views than the most demanding of them, or every one of them with `allViews`;
+ * routers with a memory of their own (the prefix routers: their index code, prefix-index.wgsl) only
+ * where one of them is present. Routers add little to a cold compile (llvmpipe: vllm-fcfs with 1
+ * router 4.6 s, with the 5 that read no token view 4.6 s) while the views cost every lane of the
+ * pipeline run time, so a scheduler has at most three pipeline variants (one with `allViews`), each
+ * the same WGSL in every run and test that uses it: Mesa's shader disk cache compiles it once.
  */
-export function pipelineRouters(present: readonly string[]): string[] {
+export function pipelineRouters(present: readonly string[], allViews = false): string[] {
   const used = ROUTERS.filter((r) => present.includes(r.name));
-  const level = Math.max(0, ...used.map(viewClass));
+  const level = allViews ? 2 : Math.max(0, ...used.map(viewClass));
   const memory = used.some((r) => r.init !== undefined);
   return ROUTERS.filter((r) => present.includes(r.name) || ((memory || r.init === undefined) && viewClass(r) <= level && existsSync(twinUrl('router', r.name)))).map((r) => r.name);
 }

@@ -107,7 +107,7 @@ export async function runGpuJobs(jobs: Job[], opts: GpuRunOptions = {}): Promise
     else onGpu.push(i);
   });
   const traceWords = traces.words();
-  const groups = groupLanes(onGpu, jobs, lanes, shapeBase, opts.pipelinePerFamily ?? false);
+  const groups = groupLanes(onGpu, jobs, lanes, shapeBase, opts.pipelinePerFamily ?? false, gpu.software);
   const chunks = planChunks(groups, jobs, lanes, gpu, opts);
   const pipelines = await buildPipelines(gpu.device, groups);
 
@@ -571,7 +571,7 @@ interface LaneGroup {
  * heaviest path, which every lane would pay. Within a group lanes are ordered by family, then by
  * expected work (longest first), so that a workgroup's lanes run the same code and finish together.
  */
-function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineShape, perFamily: boolean): LaneGroup[] {
+function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineShape, perFamily: boolean, software: boolean): LaneGroup[] {
   const groups = new Map<string, LaneGroup>();
   for (const i of onGpu) {
     const lane = lanes[i];
@@ -590,8 +590,10 @@ function groupLanes(onGpu: number[], jobs: Job[], lanes: Lane[], base: PipelineS
   for (const g of groups.values()) {
     g.jobs.sort((a, b) => familyOrder(a) - familyOrder(b) || work(b) - work(a) || lanes[b].replicas - lanes[a].replicas || a - b);
     const names = (f: (l: Lane) => string) => [...new Set(g.jobs.map((i) => f(lanes[i])))];
-    // In registry order, so that the same lanes' pipelines are the same WGSL in every run.
-    const routers = perFamily ? names((l) => l.router.name) : pipelineRouters(names((l) => l.router.name));
+    // In registry order, so that the same lanes' pipelines are the same WGSL in every run. On
+    // software adapters (tests, CI; `--engine auto` runs the CPU there) cold compiles cost far
+    // more than the views' run time: one variant per scheduler.
+    const routers = perFamily ? names((l) => l.router.name) : pipelineRouters(names((l) => l.router.name), software);
     const batchings = BATCHING_NAMES.filter((b) => names((l) => l.batching.name).includes(b));
     g.policies = { routers, schedulers: names((l) => l.scheduler.name), batchings };
     g.shape.slotRecords = slotRecords(g.policies.schedulers, g.shape.prefixCache);
