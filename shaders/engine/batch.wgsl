@@ -763,7 +763,8 @@ fn settle_running() {
   if (!settling) { return; }
   var moved = NIL; // requests whose key changed, linked through LINKS
   // With prefix caching, completions release blocks in batch order: the batch's admitted requests
-  // come after its running ones (chunked batching), so their completions wait for the walk's end.
+  // come after its running ones (chunked batching; arrival-pass too, as every waiting request's
+  // index is above every running one's), so their completions wait for the walk's end.
   var deferred = NIL;
   var deferred_tail = NIL;
   tick(); // loop entry
@@ -878,10 +879,17 @@ fn build_arrival_pass(r: u32, now: u32) -> bool {
     if (index >= cut) { break; }
     if (!from_running && rep.running >= cfg.max_num_seqs) { break; }
     let h = slot_rec(REC_HOT, s);
-    let ctx = ctx_of(h); // 0 for a waiting request
     var tokens = 1u;
-    if (h.z > 0u) { tokens = min(h.z, budget); }
-    let need = ceil_div(ctx + tokens, cfg.block_size) - ceil_div(ctx, cfg.block_size);
+    var need = 0u;
+    if (from_running) {
+      let ctx = ctx_of(h);
+      if (h.z > 0u) { tokens = min(h.z, budget); }
+      need = ceil_div(ctx + tokens, cfg.block_size) - ceil_div(ctx, cfg.block_size);
+    } else {
+      // A waiting request starts after its cached prefix and takes that prefix's evictable entries.
+      tokens = min(head_prefill(s, h), budget);
+      need = head_blocks(tokens);
+    }
     let reserve = select(cfg.watermark_blocks, 0u, from_running);
     if (rep.used + need + reserve <= cfg.kv_blocks) {
       if (from_running) {

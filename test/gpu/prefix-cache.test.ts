@@ -1,6 +1,7 @@
 // The prefix cache's WGSL twin (shaders/engine/cache.wgsl) against the CPU reference, on Mooncake
 // windows and a sessions: workload under memory pressure, for the schedulers whose GPU twins read
-// the cache (whole-prompt and chunked admission, sglang's prefill-priority batching in FCFS order). The CPU run counts the cache's decisions: prefix
+// the cache (whole-prompt and chunked admission, sglang's prefill-priority batching in FCFS order,
+// trtllm-max-utilization's arrival pass; SCHEDLAB_TEST_CACHE_SCHEDULERS picks some). The CPU run counts the cache's decisions: prefix
 // hits (and revived evictable entries) at admission, blocks inserted as shared with a running
 // request or revived, evictions while a batch is formed and inside a fast-forward fold,
 // preemptions of requests holding cached blocks; a sweep that stopped making one would fail rather
@@ -129,9 +130,9 @@ function spec(trace: Trace, scheduler: string, replicas: number, router: string,
 }
 
 describe('prefix caching on the GPU', () => {
-  it('gives the CPU reference records on Mooncake windows and sessions, whole prompts, chunks and sglang, 1 to 4 replicas', async () => {
+  it('gives the CPU reference records on Mooncake windows and sessions, whole prompts, chunks, sglang and the arrival pass, 1 to 4 replicas', async () => {
     const jobs: Job[] = [];
-    for (const scheduler of ['vllm-fcfs', 'chunked-prefill', 'sglang']) {
+    for (const scheduler of (process.env.SCHEDLAB_TEST_CACHE_SCHEDULERS ?? 'vllm-fcfs,chunked-prefill,sglang,trtllm-max-utilization').split(',')) {
       windows.forEach((trace, w) => jobs.push({ trace, spec: spec(trace, scheduler, 1 + w, w === 0 ? 'round-robin' : 'least-kv', 1500) }));
       jobs.push({ trace: sessions, spec: spec(sessions, scheduler, 2, 'least-outstanding', 300) });
       jobs.push({ trace: sessions, spec: spec(sessions, scheduler, 4, 'round-robin', 600) });

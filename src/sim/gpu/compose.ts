@@ -195,7 +195,7 @@ export function slotRecords(schedulers: readonly string[], prefixCache = false):
 }
 
 /** Batching strategies whose GPU twins read the prefix cache (batch.wgsl head_prefill). */
-const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked', 'prefill-priority'];
+const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked', 'prefill-priority', 'arrival-pass'];
 /** Scheduler twins with rules of their own that read waiting requests' first steps through head_prefill (cache.wgsl). */
 const CACHE_AWARE_TWINS: readonly string[] = ['sglang'];
 
