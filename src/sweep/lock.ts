@@ -3,7 +3,7 @@
 // of racing. The owner refreshes the file's mtime every few seconds. A lock is stale, and taken
 // over, when its process is gone (same host) or it has not been refreshed for STALE_MS (another
 // host, e.g. a pre-empted Kubernetes pod whose retry runs elsewhere).
-import { closeSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../model/profile.js';
@@ -51,9 +51,8 @@ export function lockDirectory(dir: string, command: string): DirectoryLock {
   const path = join(dir, FILES.lock);
   const me: Owner = { host: hostname(), pid: process.pid, started: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
     try {
-      fd = openSync(path, 'wx');
+      createWithContent(path, JSON.stringify(me) + '\n');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const held = readOwner(path);
@@ -71,11 +70,31 @@ export function lockDirectory(dir: string, command: string): DirectoryLock {
       rmSync(path, { force: true });
       continue;
     }
-    writeSync(fd, JSON.stringify(me) + '\n');
-    closeSync(fd);
     return hold(path, me);
   }
   throw new ConfigError(`${dir}: could not take ${FILES.lock} (other processes keep taking it)`);
+}
+
+/**
+ * Creates `path` holding `text`, or throws EEXIST: written to a file of its own, then hard-linked
+ * into place, so that a process killed at any point never leaves an empty lock (which, its owner
+ * unknown, would be taken over only once STALE_MS old). Where hard links are not supported, an
+ * exclusive create and a write.
+ */
+function createWithContent(path: string, text: string): void {
+  const own = `${path}.${process.pid}`;
+  writeFileSync(own, text);
+  try {
+    linkSync(own, path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+    const fd = openSync(path, 'wx');
+    writeSync(fd, text);
+    closeSync(fd);
+  } finally {
+    rmSync(own, { force: true });
+  }
 }
 
 function hold(path: string, me: Owner): DirectoryLock {
