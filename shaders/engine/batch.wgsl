@@ -626,8 +626,9 @@ fn reservation_admits(s: u32, h: vec4<u32>) -> bool {
 fn head_can_start(whole: bool) -> bool {
   if (whole) { return prefill_first_admits(0u); }
   if (rep.running >= cfg.max_num_seqs) { return false; }
-  let chunk = min(slot_rec(REC_HOT, rep.w_root - 1u).z, cfg.max_batched_tokens);
-  return rep.used + ceil_div(chunk, cfg.block_size) + cfg.watermark_blocks <= cfg.kv_blocks;
+  let s = rep.w_root - 1u;
+  let chunk = min(head_prefill(s, slot_rec(REC_HOT, s)), cfg.max_batched_tokens);
+  return rep.used + head_blocks(chunk) + cfg.watermark_blocks <= cfg.kv_blocks;
 }
 
 // While the waiting head cannot start and may displace the victim, preempt the victim. The rules

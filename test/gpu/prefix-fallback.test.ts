@@ -1,6 +1,5 @@
-// What of prefix caching still has no GPU twin: sglang's lpm order, caching under schedulers with
-// rules of their own (priorities, reservations, ...), and a prefix router whose memory passes the
-// GPU engine's budget. Under --engine gpu those lanes run on the CPU reference, saying why, next to
+// What of prefix caching still has no GPU twin: sglang's lpm order, and a prefix router whose memory
+// passes the GPU engine's budget. Under --engine gpu those lanes run on the CPU reference, saying why, next to
 // caching lanes that do run on the GPU. Needs the WebGPU adapter.
 import { describe, expect, it } from 'vitest';
 import { firstDifference } from '../../src/metrics/record.js';
@@ -24,7 +23,6 @@ describe('prefix caching under --engine gpu', () => {
     const jobs: Job[] = [
       { trace, spec: spec('least-outstanding', 'chunked-prefill', 'on') },
       { trace, spec: { ...spec('least-outstanding', 'sglang', 'on'), scheduler: { name: 'sglang', params: { schedulePolicy: 'lpm' } } } },
-      { trace, spec: spec('least-outstanding', 'vllm-priority', 'on') },
       // 1,000 x the KV capacity in 16-token units: 2,000,000 chain ids per replica.
       { trace, spec: spec('prefix-affinity', 'chunked-prefill', 'on', { capacityPermille: 1_000_000 }) },
       { trace, spec: spec('least-outstanding', 'chunked-prefill') },
@@ -34,7 +32,6 @@ describe('prefix caching under --engine gpu', () => {
       expect(results.map((r) => [r.engine, r.fallback])).toEqual([
         ['gpu', undefined],
         ['cpu', "prefix caching with scheduler sglang's admission order (lpm) has no WGSL twin yet"],
-        ['cpu', 'prefix caching with scheduler vllm-priority (chunked batching, rules of its own) has no WGSL twin yet'],
         ['cpu', "its prefix router's memory takes 77.8 MiB (2 replicas x 2000000 prefix units), above the GPU engine's 32 MiB budget"],
         ['gpu', undefined],
       ]);

@@ -194,26 +194,17 @@ export function slotRecords(schedulers: readonly string[], prefixCache = false):
   return aux ? AUX_SLOT_RECORDS : SLOT_RECORDS;
 }
 
-/** Batching strategies whose GPU twins read the prefix cache (batch.wgsl head_prefill). */
-const CACHE_BATCHINGS: readonly string[] = ['prefill-first', 'chunked', 'prefill-priority', 'arrival-pass'];
-/** Scheduler twins with rules of their own that read waiting requests' first steps through head_prefill (cache.wgsl). */
-const CACHE_AWARE_TWINS: readonly string[] = ['sglang'];
-
 /**
- * Why prefix caching under the lane's scheduler, batching and admission order has no GPU twin, or null.
- * The cache's twin (cache.wgsl) covers admission by whole prompts or first chunks in queue order;
- * a scheduler rule of its own (reservations, proactive preemption, ...) must see cached prefixes
- * too, and an admission order by cached prefix (sglang's lpm) has no twin.
+ * Why prefix caching under the lane's scheduler and admission order has no GPU twin, or null. The
+ * cache's twin (cache.wgsl) covers every batching and scheduler rule (their waiting requests'
+ * first steps are read through head_prefill and head_blocks); an admission order by cached prefix
+ * (sglang's lpm) has none: it would sort the waiting heap by cached prefix at each formation.
  */
 export function prefixCacheTwinGap(lane: Lane): string | null {
   const { scheduler: s, profile: p } = lane;
-  const scheduler = s.name;
-  const batching = lane.batching.name;
   const lc = { blockSize: p.blockSize, kvBlocks: p.kvBlocks, maxModelLen: p.maxModelLen, watermarkBlocks: lane.watermarkBlocks };
-  if (schedulerRules(s, lane.schedulerParams, lc).admissionOrder !== null) return `prefix caching with scheduler ${scheduler}'s admission order (lpm) has no WGSL twin yet`;
-  const ownRules = twinHooks(scheduler).length > 0 && !CACHE_AWARE_TWINS.includes(scheduler);
-  if (CACHE_BATCHINGS.includes(batching) && !ownRules) return null;
-  return `prefix caching with scheduler ${scheduler} (${batching} batching${ownRules ? ', rules of its own' : ''}) has no WGSL twin yet`;
+  if (schedulerRules(s, lane.schedulerParams, lc).admissionOrder !== null) return `prefix caching with scheduler ${s.name}'s admission order (lpm) has no WGSL twin yet`;
+  return null;
 }
 
 /** 0: reads no token view; 1: token views (TOKEN_VIEWS); 2: the predicted decode view too (PREDICTED_VIEW). */
