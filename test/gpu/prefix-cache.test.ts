@@ -23,7 +23,7 @@ import { loadTrace } from '../../src/trace/readers.js';
 import { parseSyntheticSpec } from '../../src/trace/synthetic.js';
 import { windowTrace, type Trace } from '../../src/trace/trace.js';
 import { makeTrace, withPrefixes } from '../helpers.js';
-import { expectTwinDecisions } from './twin-decisions.js';
+import { expectTwinDecisions, patched } from './twin-decisions.js';
 
 afterAll(async () => {
   await releaseDevice();
@@ -54,18 +54,6 @@ const none = (scheduler: string): Decisions => ({
   foldEvictions: 0,
   ...(scheduler === 'trtllm-guaranteed-no-evict' ? {} : { cachedPreemptions: 0 }),
 });
-
-/** Replaces `name` on `proto` for the duration of `run` with `wrap(original)`. */
-function patched<T extends object, K extends string>(proto: T, name: K, wrap: (original: (...args: any[]) => any) => (...args: any[]) => any, run: () => RawMetrics): RawMetrics {
-  const p = proto as Record<string, any>;
-  const original = p[name];
-  p[name] = wrap(original);
-  try {
-    return run();
-  } finally {
-    p[name] = original;
-  }
-}
 
 /** The CPU record of a job, counting the cache's decisions into `d` (by wrapping the CPU cache's methods). */
 function cpuRecord(job: Job, d: Decisions): RawMetrics {

@@ -19,7 +19,7 @@ import { resolveLane } from '../../src/sim/lane.js';
 import { loadTrace } from '../../src/trace/readers.js';
 import { parseSyntheticSpec } from '../../src/trace/synthetic.js';
 import { scaleTrace, windowTrace, type Trace } from '../../src/trace/trace.js';
-import { expectTwinDecisions } from './twin-decisions.js';
+import { expectTwinDecisions, patched } from './twin-decisions.js';
 
 afterAll(async () => {
   await releaseDevice();
@@ -41,18 +41,6 @@ interface Decisions {
 }
 const none = (router: string): Decisions =>
   router === 'prefix-affinity' ? { matched: 0, evictions: 0, stale: 0, imbalanced: 0, aboveThreshold: 0, mostRoom: 0 } : { matched: 0, evictions: 0, stale: 0 };
-
-/** Replaces `name` on `target` for the duration of `run` with `wrap(original)`. */
-function patched<T extends object, K extends string>(target: T, name: K, wrap: (original: (...args: any[]) => any) => (...args: any[]) => any, run: () => RawMetrics): RawMetrics {
-  const t = target as Record<string, any>;
-  const original = t[name];
-  t[name] = wrap(original);
-  try {
-    return run();
-  } finally {
-    t[name] = original;
-  }
-}
 
 /** The CPU record of a job, counting the routers' decisions into `d`. */
 function cpuRecord(job: Job, d: Decisions): RawMetrics {

@@ -9,6 +9,18 @@ import { runGpuJobs } from '../../src/sim/gpu/engine.js';
 import type { Job } from '../../src/sim/job.js';
 import { resolveLane } from '../../src/sim/lane.js';
 
+/** Replaces method `name` of `target` (an object or a prototype) with `wrap(original)` while `run` runs. */
+export function patched<T extends object, K extends string>(target: T, name: K, wrap: (original: (...args: any[]) => any) => (...args: any[]) => any, run: () => RawMetrics): RawMetrics {
+  const t = target as Record<string, any>;
+  const original = t[name];
+  t[name] = wrap(original);
+  try {
+    return run();
+  } finally {
+    t[name] = original;
+  }
+}
+
 /** The CPU record of a job, with `scheduler`'s rules replaced by `wrap(rules, params, lane)` for the run. */
 export function simulateWithRules<P>(
   job: Job,

@@ -19,7 +19,7 @@ import { composeEngine, laneBytes, laneStrides, pipelineRouters, replicaSlots, p
 import { prefixUnits } from '../prefix-units.js';
 import { createComputePipeline, deviceLostMessage, requireDevice, type GpuDevice } from './device.js';
 import { cacheRegionWords, cacheTableSlots, MAX_GPU_REPLICAS, MAX_SLOTS, NO_PREDICTIONS, NO_PREFIX_CACHE, NO_PREFIX_UNITS, PARAMS, prefixIndexWords, prefixRouterWords, RES_CAP, STOP, stopReason, type ParamName } from './layout.js';
-import { PrefixIndex } from '../../policy/router/prefix-index.js';
+import { prefixIndexCapacity } from '../../policy/router/prefix-index.js';
 
 export interface GpuRunOptions {
   onProgress?: (done: number, total: number) => void;
@@ -324,11 +324,10 @@ const ROUTER_MEMORY_BUDGET = 32 * MiB;
 /** Chain ids the lane's prefix router remembers per replica (PrefixIndex.capacity), 0 for other routers. */
 function prefixRouterCapacity(lane: Lane, trace: Trace): number {
   if (!lane.router.usesPrefixes) return 0;
+  const permille = (lane.routerParams as { capacityPermille?: number }).capacityPermille;
+  if (permille === undefined) throw new Error(`router ${lane.router.name} reads prefixes without a PrefixIndex (capacityPermille): its GPU twin has no memory for it`);
   const p = lane.profile;
-  const setup = { replicas: 0, kvBlocks: p.kvBlocks, blockSize: p.blockSize, prefixUnitTokens: prefixUnits(trace)?.unitTokens ?? 0 };
-  const index = lane.router.init?.(setup, lane.routerParams);
-  if (!(index instanceof PrefixIndex)) throw new Error(`router ${lane.router.name} reads prefixes without a PrefixIndex: its GPU twin has no memory for it`);
-  return index.capacity;
+  return prefixIndexCapacity({ kvBlocks: p.kvBlocks, blockSize: p.blockSize, prefixUnitTokens: prefixUnits(trace)?.unitTokens ?? 0 }, permille);
 }
 
 /** Words of the lane's prefix router's memory in the cache binding (prefix-index.wgsl), 0 for other routers. */
